@@ -1,0 +1,60 @@
+import type { DataSource } from 'typeorm';
+import { Config, DatabaseTarget, maskUrl } from './config';
+import { acquireEmbedded, EmbeddedLease } from './db/embedded';
+import { applicationName, assertReachable, createDb, createPool, Db } from './db/pool';
+
+/** The composition root: one pool, an ORM on demand, and one close() that undoes it all. */
+export interface App {
+  config: Config;
+  db: Db;
+  /** TypeORM over the same database, initialised on first use (it costs ~0.3 s to load). */
+  orm(): Promise<DataSource>;
+  close(): Promise<void>;
+}
+
+export interface AppOptions {
+  command: string;
+  log: (line: string) => void;
+}
+
+export function describeTarget(target: DatabaseTarget): string {
+  return target.kind === 'embedded'
+    ? `embedded PostgreSQL in ${target.home} (${target.source})`
+    : `${maskUrl(target.url)} (${target.source})`;
+}
+
+export async function createApp(config: Config, opts: AppOptions): Promise<App> {
+  let lease: EmbeddedLease | undefined;
+  let url: string;
+  if (config.database.kind === 'embedded') {
+    lease = await acquireEmbedded(config.database.home, opts.log);
+    url = lease.url;
+  } else {
+    url = config.database.url;
+  }
+  const pool = createPool(url, config.poolSize, applicationName(opts.command), config.connectTimeoutMs);
+  let orm: DataSource | undefined;
+  const close = async () => {
+    await orm?.destroy().catch(() => undefined);
+    await pool.end().catch(() => undefined);
+    await lease?.release();
+  };
+  try {
+    await assertReachable(pool, url);
+  } catch (err) {
+    await close();
+    throw err;
+  }
+  return {
+    config,
+    db: createDb(pool, url),
+    async orm() {
+      if (!orm) {
+        const { createDataSource } = (require('./db/data-source') as typeof import('./db/data-source'));
+        orm = await createDataSource(url, applicationName(opts.command)).initialize();
+      }
+      return orm;
+    },
+    close,
+  };
+}

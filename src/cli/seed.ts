@@ -1,0 +1,58 @@
+import { Command } from 'commander';
+import { Io } from './io';
+import { withApp } from './adapter';
+import { assertCanPrompt, confirm } from './prompts';
+import { UsageError } from '../errors';
+import { GenerateFlags, GenerateOptions, parseGenerateOptions } from '../seed/generate';
+
+export function registerSeed(program: Command, io: Io): void {
+  const seed = program.command('seed').description('load fixture users and items, or generate large deterministic data sets')
+    .addHelpText('after', `
+Examples:
+  $ sagactl seed fixtures
+  $ sagactl seed generate --users 1000000 --items 1000 --seed 42
+  $ sagactl seed reset --yes`);
+
+  seed.command('fixtures').description("load the design's users and items (idempotent)")
+    .option('--reset', 'put fixture rows that changed back to their fixture values')
+    .addHelpText('after', '\nExamples:\n  $ sagactl seed fixtures\n  $ sagactl seed fixtures --reset')
+    .action(withApp<{ reset?: boolean }, void>(io, 'seed-fixtures', () => undefined, async (app, _i, ctx) => {
+      const { loadFixtures } = (require('../seed/fixtures') as typeof import('../seed/fixtures'));
+      const result = await loadFixtures(app.db, { reset: ctx.opts.reset });
+      ctx.out.result(result, () => {
+        ctx.out.print(`users: ${result.users.inserted} inserted, ${result.users.reset} reset`);
+        ctx.out.print(`items: ${result.items.inserted} inserted, ${result.items.reset} reset`);
+      });
+    }));
+
+  seed.command('generate').description('generate deterministic users and items with COPY')
+    .option('--users <n>', 'how many users (gen-user-0000001 ...)')
+    .option('--items <n>', 'how many items (gen-item-000001 ...)')
+    .option('--seed <s>', 'seed of the generator: the same seed gives the same rows', '1')
+    .option('--balance <amount>', 'every user gets this balance (default: drawn 1000.00-100000.00)')
+    .option('--stock <n>', 'every item gets this stock (default: drawn 1000-100000)')
+    .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl seed generate --users 1000000 --json')
+    .action(withApp<GenerateFlags, GenerateOptions>(io, 'seed-generate', (ctx) => parseGenerateOptions(ctx.opts),
+      async (app, opts, ctx) => {
+        const { generateRows } = (require('../seed/copy') as typeof import('../seed/copy'));
+        const bar = ctx.out.progress('seeding', opts.users + opts.items);
+        const result = await generateRows(app.db, opts, (done) => bar.tick(done));
+        bar.done();
+        ctx.out.result({ seed: opts.seed, ...result }, () => {
+          ctx.out.print(`generated ${result.users} users and ${result.items} items (seed ${opts.seed}) in ` +
+            `${result.seconds.toFixed(2)} s: ${result.rowsPerSecond} rows/s` +
+            (result.skipped ? `; ${result.skipped} already existed and were kept` : ''));
+        });
+      }));
+
+  seed.command('reset').description('empty the domain tables (users, items, sagas and their rows)')
+    .addHelpText('after', '\nExamples:\n  $ sagactl seed reset --yes')
+    .action(withApp<object, void>(io, 'seed-reset', (ctx) => assertCanPrompt(io, ctx.opts.yes), async (app, _i, ctx) => {
+      const { resetDomain, DOMAIN_TABLES } = (require('../seed/fixtures') as typeof import('../seed/fixtures'));
+      if (!(await confirm(io, ctx.opts.yes, `Empty ${DOMAIN_TABLES.join(', ')}?`))) {
+        throw new UsageError('Not confirmed; nothing emptied.');
+      }
+      await resetDomain(app.db);
+      ctx.out.result({ emptied: DOMAIN_TABLES }, () => ctx.out.print(`emptied ${DOMAIN_TABLES.join(', ')}`));
+    }));
+}

@@ -1,0 +1,130 @@
+import os from 'node:os';
+import path from 'node:path';
+import { UsageError } from './errors';
+
+/** Where the database comes from, resolved once: flag > DATABASE_URL > DB_* / PG* > embedded. */
+export type DatabaseTarget =
+  | { kind: 'server'; url: string; source: string }
+  | { kind: 'embedded'; home: string; source: string };
+
+export interface Config {
+  database: DatabaseTarget;
+  poolSize: number;
+  /** Folder of the embedded server and other local state (SAGACTL_HOME, default ./.sagactl). */
+  home: string;
+  connectTimeoutMs: number;
+}
+
+export interface ConfigFlags {
+  databaseUrl?: string;
+  embedded?: boolean;
+  pool?: string;
+}
+
+export type Env = Record<string, string | undefined>;
+
+const FIX_HINT = [
+  'Set the database in one of these ways:',
+  '  --database-url postgres://USER:PASSWORD@HOST:PORT/DB',
+  '  DATABASE_URL=postgres://USER:PASSWORD@HOST:PORT/DB',
+  '  DB_HOST, DB_PORT, DB_USERNAME, DB_PASSWORD, DB_NAME (or libpq PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE)',
+  '  --embedded for the embedded PostgreSQL kept in ./.sagactl (SAGACTL_HOME)',
+].join('\n');
+
+export function defaultPoolSize(): number {
+  // Measured on 2 cores: a pool of ~10 beats 32; connections beyond ~5 per core only queue.
+  return Math.min(20, os.availableParallelism() * 4 + 2);
+}
+
+export function resolveConfig(flags: ConfigFlags, env: Env, cwd = process.cwd()): Config {
+  const home = path.resolve(cwd, nonEmpty(env.SAGACTL_HOME) ?? '.sagactl');
+  return {
+    database: resolveDatabase(flags, env, home),
+    poolSize: resolvePoolSize(flags.pool ?? nonEmpty(env.DB_POOL_SIZE), flags.pool ? '--pool' : 'DB_POOL_SIZE'),
+    home,
+    connectTimeoutMs: 5000,
+  };
+}
+
+function resolveDatabase(flags: ConfigFlags, env: Env, home: string): DatabaseTarget {
+  if (flags.databaseUrl !== undefined) {
+    if (flags.embedded) throw new UsageError('--database-url and --embedded exclude each other.', FIX_HINT);
+    return { kind: 'server', url: validateUrl(flags.databaseUrl, '--database-url'), source: '--database-url' };
+  }
+  if (flags.embedded) return { kind: 'embedded', home, source: '--embedded' };
+  const envUrl = nonEmpty(env.DATABASE_URL);
+  if (envUrl) return { kind: 'server', url: validateUrl(envUrl, 'DATABASE_URL'), source: 'DATABASE_URL' };
+  const fromParts = urlFromParts(env);
+  if (fromParts) return fromParts;
+  if (isCi(env)) {
+    throw new UsageError(
+      'CI is set and no database is configured: refusing to fall back to a throwaway embedded database.',
+      FIX_HINT,
+    );
+  }
+  return { kind: 'embedded', home, source: 'embedded default' };
+}
+
+function urlFromParts(env: Env): DatabaseTarget | undefined {
+  const names = ['DB_HOST', 'DB_PORT', 'DB_USERNAME', 'DB_PASSWORD', 'DB_NAME', 'PGHOST', 'PGPORT', 'PGUSER', 'PGPASSWORD', 'PGDATABASE'];
+  const used = names.filter((n) => nonEmpty(env[n]) !== undefined);
+  if (used.length === 0) return undefined;
+  const pick = (a: string, b: string) => nonEmpty(env[a]) ?? nonEmpty(env[b]);
+  const port = pick('DB_PORT', 'PGPORT') ?? '5432';
+  const portName = nonEmpty(env.DB_PORT) ? 'DB_PORT' : 'PGPORT';
+  if (!/^\d+$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    throw new UsageError(`${portName} must be a port number from 1 to 65535, got "${port}".`, FIX_HINT);
+  }
+  const url = new URL('postgres://localhost');
+  url.hostname = pick('DB_HOST', 'PGHOST') ?? 'localhost';
+  url.port = port;
+  url.username = pick('DB_USERNAME', 'PGUSER') ?? 'postgres';
+  url.password = pick('DB_PASSWORD', 'PGPASSWORD') ?? '';
+  url.pathname = '/' + (pick('DB_NAME', 'PGDATABASE') ?? 'saga_pattern');
+  return { kind: 'server', url: url.toString(), source: used.join(', ') };
+}
+
+export function validateUrl(raw: string, from: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`${from} is not a valid URL: "${maskUrl(raw)}".`, FIX_HINT);
+  }
+  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') {
+    throw new UsageError(`${from} must start with postgres:// or postgresql://, got "${url.protocol}//".`, FIX_HINT);
+  }
+  if (!url.hostname) throw new UsageError(`${from} names no host.`, FIX_HINT);
+  if (url.port && (Number(url.port) < 1 || Number(url.port) > 65535)) {
+    throw new UsageError(`${from} has an invalid port ${url.port}.`, FIX_HINT);
+  }
+  return raw;
+}
+
+function resolvePoolSize(raw: string | undefined, from: string): number {
+  if (raw === undefined) return defaultPoolSize();
+  if (!/^\d+$/.test(raw) || Number(raw) < 1 || Number(raw) > 500) {
+    throw new UsageError(`${from} must be a whole number from 1 to 500, got "${raw}".`);
+  }
+  return Number(raw);
+}
+
+/** The URL with its password replaced, safe for logs and messages. */
+export function maskUrl(raw: string): string {
+  try {
+    const url = new URL(raw);
+    if (url.password) url.password = '****';
+    return url.toString();
+  } catch {
+    return raw.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+  }
+}
+
+export function isCi(env: Env): boolean {
+  const ci = nonEmpty(env.CI);
+  return ci !== undefined && ci !== 'false' && ci !== '0';
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value;
+}

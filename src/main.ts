@@ -1,0 +1,43 @@
+import { CommanderError } from 'commander';
+import { AppError, EXIT, OutcomeExit } from './errors';
+import { buildProgram } from './cli/program';
+import { Io, processIo } from './cli/io';
+
+/** argv -> exit code. The only place errors become exit codes. */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    return exitCodeFor(err, io, argv.includes('--debug'));
+  }
+}
+
+function exitCodeFor(err: unknown, io: Io, debug: boolean): number {
+  if (err instanceof OutcomeExit) return err.exitCode;
+  if (err instanceof CommanderError) {
+    // Commander already printed its message; help and version are successes.
+    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  if (err instanceof AppError) {
+    io.stderr.write(`error: ${err.message}\n`);
+    if (err.hint) io.stderr.write(`${err.hint}\n`);
+    if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
+    return err.exitCode;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  io.stderr.write(`internal error: ${message}\n`);
+  io.stderr.write(debug && err instanceof Error ? `${err.stack}\n` : 'Run again with --debug for the stack trace.\n');
+  return EXIT.internal;
+}
+
+export function run(): void {
+  main(process.argv.slice(2), processIo()).then(
+    (code) => process.exit(code),
+    (err) => {
+      process.stderr.write(`internal error: ${err}\n`);
+      process.exit(EXIT.internal);
+    },
+  );
+}
