@@ -1,14 +1,11 @@
-import type { DataSource } from 'typeorm';
 import { Config, DatabaseTarget, maskUrl } from './config';
 import { acquireEmbedded, EmbeddedLease } from './db/embedded';
 import { applicationName, assertReachable, createDb, createPool, Db } from './db/pool';
 
-/** The composition root: one pool, an ORM on demand, and one close() that undoes it all. */
+/** The composition root: one pool, and one close() that undoes it all. */
 export interface App {
   config: Config;
   db: Db;
-  /** TypeORM over the same database, initialised on first use (it costs ~0.3 s to load). */
-  orm(): Promise<DataSource>;
   close(): Promise<void>;
 }
 
@@ -33,9 +30,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     url = config.database.url;
   }
   const pool = createPool(url, config.poolSize, applicationName(opts.command), config.connectTimeoutMs);
-  let orm: DataSource | undefined;
   const close = async () => {
-    await orm?.destroy().catch(() => undefined);
     await pool.end().catch(() => undefined);
     await lease?.release();
   };
@@ -48,13 +43,6 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   return {
     config,
     db: createDb(pool, url),
-    async orm() {
-      if (!orm) {
-        const { createDataSource } = (require('./db/data-source') as typeof import('./db/data-source'));
-        orm = await createDataSource(url, applicationName(opts.command)).initialize();
-      }
-      return orm;
-    },
     close,
   };
 }

@@ -20,3 +20,13 @@ export function parseIntOption(raw: string, option: string, min: number, max: nu
   }
   return Number(raw);
 }
+
+/** An instant: ISO-8601 ("2026-11-24", "2026-11-24T10:00:00Z") or relative to now ("15m", "2h"). */
+export function parseInstant(raw: string, option: string, now = Date.now()): Date {
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(raw.trim())) return new Date(now - parseDuration(raw, option));
+  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())) {
+    const date = new Date(raw.trim());
+    if (!Number.isNaN(date.getTime())) return date;
+  }
+  throw new UsageError(`${option} must be an ISO-8601 time (2026-11-24T10:00:00Z) or a duration ago (15m, 2h, 7d), got "${raw}".`);
+}

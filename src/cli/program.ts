@@ -5,6 +5,7 @@ import { Io } from './io';
 import { registerMigrate } from './migrate';
 import { registerSeed } from './seed';
 import { registerDb } from './db';
+import { registerSaga } from './saga';
 
 const EXIT_CODES = `
 Exit codes:
@@ -40,6 +41,7 @@ Examples:
 ${EXIT_CODES}`);
   registerMigrate(program, io);
   registerSeed(program, io);
+  registerSaga(program, io);
   registerDb(program, io);
   // Subcommands inherit the error handling and output routing of the root.
   for (const cmd of allCommands(program)) {

@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Pool, PoolClient, QueryResultRow } from 'pg';
+import { Pool, PoolClient, QueryResultRow, types } from 'pg';
 import { UnreachableError } from '../errors';
 import { maskUrl } from '../config';
 import { PG, pgCode } from './pg-errors';
@@ -16,12 +16,18 @@ export function applicationName(command: string): string {
   return `sagactl:${command}:${os.hostname()}:${process.pid}`.slice(0, 63);
 }
 
+// The design's columns are TIMESTAMP without time zone. Every session runs in UTC and reads them
+// back as UTC, so times agree whatever the server's or this machine's time zone is.
+const TIMESTAMP_OID = 1114;
+types.setTypeParser(TIMESTAMP_OID, (text) => new Date(`${text.replace(' ', 'T')}Z`));
+
 export function createPool(url: string, max: number, appName: string, connectTimeoutMs: number): Pool {
   const pool = new Pool({
     connectionString: url,
     max,
     application_name: appName,
     connectionTimeoutMillis: connectTimeoutMs,
+    options: '-c TimeZone=UTC',
   });
   // An idle client that dies (server restart) must not crash the process.
   pool.on('error', () => undefined);

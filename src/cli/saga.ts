@@ -1,0 +1,181 @@
+import { Command } from 'commander';
+import { Io } from './io';
+import { Ctx, withApp } from './adapter';
+import { Output } from './output';
+import { bars, sparkline } from './charts';
+import { EXIT, OutcomeExit, UsageError } from '../errors';
+import { parseInstant, parseIntOption } from '../duration';
+import type { App } from '../app';
+import type { SagaView, ListFilters } from '../saga/queries';
+import type { PurchaseRequest, SagaStatus } from '../saga/types';
+import type { LoadOptions } from '../saga/load';
+
+const saga = () => ({
+  ...(require('../saga/service') as typeof import('../saga/service')),
+  ...(require('../saga/queries') as typeof import('../saga/queries')),
+  ...(require('../saga/engine') as typeof import('../saga/engine')),
+  ...(require('../saga/load') as typeof import('../saga/load')),
+});
+const validate = () => require('../saga/validate') as typeof import('../saga/validate');
+
+function runnerFor(app: App) {
+  const s = saga();
+  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs: s.DEFAULT_LEASE_MS });
+}
+
+export function exitCodeOf(status: string): number {
+  if (status === 'completed') return EXIT.ok;
+  if (status === 'compensation_failed') return EXIT.compensationFailed;
+  return EXIT.sagaNotCompleted;
+}
+
+function statusColour(out: Output, status: string): string {
+  if (status === 'completed' || status === 'succeeded') return out.color.green(status);
+  if (status === 'compensated' || status === 'compensating') return out.color.yellow(status);
+  if (status === 'in_progress' || status === 'pending') return out.color.cyan(status);
+  return out.color.red(status);
+}
+
+export function renderSaga(out: Output, s: SagaView): void {
+  out.print(`${out.color.bold(s.transactionId)}  ${statusColour(out, s.status)}  (${s.mode})`);
+  out.print(`${s.userId} buys ${s.quantity} x ${s.itemId} at ${s.price} = ${s.total}`);
+  if (s.errorCode) out.print(`error: ${s.errorCode}: ${s.errorMessage ?? ''}`);
+  out.table(['step', 'kind', 'status', 'ms', 'error', 'data'], s.steps.map((st) => [
+    st.step, st.kind, statusColour(out, st.status), st.durationMs?.toFixed(2), st.errorCode ?? '',
+    st.data ? JSON.stringify(st.data) : '',
+  ]));
+}
+
+export function registerSaga(program: Command, io: Io): void {
+  const cmd = program.command('saga').description('execute purchase sagas in-process, inspect them')
+    .addHelpText('after', `
+Examples:
+  $ sagactl saga run --user user-123 --item item-sword
+  $ sagactl saga list --status compensated --since 2h
+  $ sagactl saga show <transaction-id> --json
+  $ sagactl saga load --count 10000 --concurrency 32`);
+
+  type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string };
+  cmd.command('run').description('run one purchase saga to its end and print its timeline')
+    .option('--user <id>', 'the buyer (users.user_id)')
+    .option('--item <id>', 'the item (items.item_id)')
+    .option('--qty <n>', 'quantity, 1 to 10000', '1')
+    .option('--mode <mode>', 'orchestration | choreography', 'orchestration')
+    .option('--id <txid>', 'transaction id; running an existing id again reports it and executes nothing')
+    .option('--fail-at <step>', 'inject a failure at validate_user | reserve_inventory | log_transaction | send_notification')
+    .addHelpText('after', `
+Exit: 0 completed, 7 failed or compensated, 5 a compensation failed.
+Examples:
+  $ sagactl saga run --user user-123 --item item-sword
+  $ sagactl saga run --user user-123 --item item-potion --qty 2 --mode choreography --id order-42
+  $ sagactl saga run --user user-123 --item item-sword --fail-at log_transaction --json`)
+    .action(withApp<RunFlags, PurchaseRequest>(io, 'saga-run', (ctx) => validate().parsePurchase(ctx.opts),
+      async (app, req, ctx) => {
+        const outcome = await runnerFor(app).run(req);
+        const view = await saga().getSaga(app.db, outcome.transactionId);
+        ctx.out.result(view, () => {
+          if (!outcome.executed) ctx.out.info(`saga ${view.transactionId} exists already; nothing was executed`);
+          renderSaga(ctx.out, view);
+        });
+        const code = exitCodeOf(view.status);
+        if (code !== EXIT.ok) throw new OutcomeExit(code as typeof EXIT[keyof typeof EXIT]);
+      }));
+
+  cmd.command('show <txid>').description('one saga and its whole timeline')
+    .addHelpText('after', '\nExamples:\n  $ sagactl saga show 4f0c...\n  $ sagactl saga show order-42 --json')
+    .action(withApp<object, string>(io, 'saga-show', (ctx) => validate().parseId(ctx.args[0], 'TXID', 100),
+      async (app, id, ctx) => {
+        const view = await saga().getSaga(app.db, id);
+        ctx.out.result(view, () => renderSaga(ctx.out, view));
+      }));
+
+  type ListFlags = { status?: string; user?: string; item?: string; mode?: string; since?: string; until?: string; limit: string; after?: string };
+  cmd.command('list').description('sagas, newest first, with filters and keyset paging')
+    .option('--status <status>', 'pending | in_progress | completed | failed | compensating | compensated | compensation_failed')
+    .option('--user <id>', 'only this user')
+    .option('--item <id>', 'only this item')
+    .option('--mode <mode>', 'orchestration | choreography')
+    .option('--since <time>', 'created at or after: ISO-8601 or a duration ago (15m, 2h)')
+    .option('--until <time>', 'created before: ISO-8601 or a duration ago')
+    .option('--limit <n>', 'rows per page, 1 to 1000', '50')
+    .option('--after <cursor>', 'the next page: the cursor the previous page printed')
+    .addHelpText('after', '\nExamples:\n  $ sagactl saga list --status compensated --since 2h\n  $ sagactl saga list --user user-123 --limit 20 --json')
+    .action(withApp<ListFlags, ListFilters>(io, 'saga-list', (ctx) => parseListFilters(ctx), async (app, filters, ctx) => {
+      const page = await saga().listSagas(app.db, filters);
+      ctx.out.result(page, () => {
+        ctx.out.table(['transaction id', 'status', 'mode', 'user', 'item', 'qty', 'total', 'error', 'created'],
+          page.sagas.map((s) => [s.transactionId, statusColour(ctx.out, s.status), s.mode, s.userId, s.itemId, s.quantity,
+            s.total, s.errorCode, new Date(s.createdAt).toISOString()]));
+        ctx.out.print(`${page.sagas.length} shown of ${page.countIsEstimate ? 'about ' : ''}${page.count} matching`);
+        if (page.nextCursor) ctx.out.print(`next page: --after ${page.nextCursor}`);
+      });
+    }));
+
+  type LoadFlags = { count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string };
+  cmd.command('load').description('load test: N purchases in-process, C in flight, with latency figures')
+    .option('--count <n>', 'how many purchases', '1000')
+    .option('--concurrency <c>', 'purchases in flight at a time', '16')
+    .option('--mode <mode>', 'orchestration | choreography', 'orchestration')
+    .option('--user <id>', 'always this user (default: random seeded users)')
+    .option('--item <id>', 'always this item (default: random seeded items)')
+    .option('--qty <n>', 'quantity per purchase', '1')
+    .option('--seed <s>', 'seed of the random choice of users and items', '1')
+    .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl saga load --count 20000 --concurrency 32 --json')
+    .action(withApp<LoadFlags, LoadOptions>(io, 'saga-load', (ctx) => parseLoadOptions(ctx), async (app, opts, ctx) => {
+      const bar = ctx.out.progress('sagas', opts.count);
+      const result = await saga().runLoad(app.db, runnerFor(app), opts, (done) => bar.tick(done));
+      bar.done();
+      ctx.out.result(result, () => renderLoad(ctx.out, result));
+      if (result.unfinished > 0) {
+        ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}`);
+        throw new OutcomeExit(EXIT.internal);
+      }
+    }));
+}
+
+function parseListFilters(ctx: Ctx<{ status?: string; user?: string; item?: string; mode?: string; since?: string; until?: string; limit: string; after?: string }>): ListFilters {
+  const v = validate();
+  const { SAGA_STATUS } = require('../saga/types') as typeof import('../saga/types');
+  const o = ctx.opts;
+  if (o.status !== undefined && !(Object.values(SAGA_STATUS) as string[]).includes(o.status)) {
+    throw new UsageError(`--status must be one of ${Object.values(SAGA_STATUS).join(', ')}, got "${o.status}".`);
+  }
+  const since = o.since === undefined ? undefined : parseInstant(o.since, '--since');
+  const until = o.until === undefined ? undefined : parseInstant(o.until, '--until');
+  if (since && until && since >= until) throw new UsageError('--since must be before --until.');
+  return {
+    status: o.status as SagaStatus | undefined,
+    userId: o.user === undefined ? undefined : v.parseId(o.user, '--user', 50),
+    itemId: o.item === undefined ? undefined : v.parseId(o.item, '--item', 50),
+    mode: o.mode === undefined ? undefined : v.parseMode(o.mode),
+    since,
+    until,
+    limit: parseIntOption(o.limit, '--limit', 1, 1000),
+    after: o.after === undefined ? undefined : saga().decodeCursor(o.after),
+  };
+}
+
+function parseLoadOptions(ctx: Ctx<{ count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string }>): LoadOptions {
+  const v = validate();
+  const o = ctx.opts;
+  return {
+    count: parseIntOption(o.count, '--count', 1, 10_000_000),
+    concurrency: parseIntOption(o.concurrency, '--concurrency', 1, 1000),
+    mode: v.parseMode(o.mode),
+    quantity: parseIntOption(o.qty, '--qty', 1, v.MAX_QUANTITY),
+    seed: parseIntOption(o.seed, '--seed', 0, 2_147_483_647),
+    userId: o.user === undefined ? undefined : v.parseId(o.user, '--user', 50),
+    itemId: o.item === undefined ? undefined : v.parseId(o.item, '--item', 50),
+  };
+}
+
+function renderLoad(out: Output, r: import('../saga/load').LoadResult): void {
+  out.print(`${r.count} sagas (${r.mode}, concurrency ${r.concurrency}) in ${r.wallSeconds.toFixed(2)} s: ` +
+    `${out.color.bold(String(r.sagasPerSecond))} sagas/s`);
+  out.print(`completed ${r.completed}, compensated ${r.compensated}, failed ${r.failed}, ` +
+    `compensation failed ${r.compensationFailed}${r.unfinished ? `, unfinished ${r.unfinished}` : ''}`);
+  out.print(`latency ms: p50 ${r.latencyMs.p50}  p95 ${r.latencyMs.p95}  p99 ${r.latencyMs.p99}  max ${r.latencyMs.max}`);
+  out.print('\nlatency (ms, up to):');
+  for (const line of bars(r.histogram.map((h) => ({ label: `≤${h.upToMs}`, value: h.count })))) out.print(line);
+  if (r.perSecond.length > 1) out.print(`\nsagas per second over the run: ${sparkline(r.perSecond)} (peak ${Math.max(...r.perSecond)})`);
+}
