@@ -57,7 +57,8 @@ function lockedSaga(status: string): string {
   return `
 ev AS (UPDATE saga_events SET delivered_at = now() WHERE id = $6::bigint AND delivered_at IS NULL RETURNING id),
 s AS (
-  SELECT transaction_id, user_id, item_id, quantity, price, price * quantity AS total
+  SELECT transaction_id, user_id, item_id, quantity, price, price * quantity AS total,
+         lease_owner IS DISTINCT FROM $3 OR lease_expires_at < now() + ($4::int / 2) * interval '1 millisecond' AS lease_due
     FROM saga_states
    WHERE transaction_id = $1 AND status = '${status}' AND mode = $2
      AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM ev))
@@ -93,7 +94,11 @@ upd AS (
          completed_at = CASE WHEN ${advances} AND ${last} THEN CURRENT_TIMESTAMP END,
          lease_owner = CASE WHEN ${advances} AND ${last} THEN NULL ELSE $3 END,
          lease_expires_at = CASE WHEN ${advances} AND ${last} THEN NULL ELSE ${LEASE} END
-   WHERE transaction_id = $1 AND EXISTS (SELECT 1 FROM res) RETURNING status),
+   WHERE transaction_id = $1 AND EXISTS (SELECT 1 FROM res)
+     -- A step that only moves on leaves the row alone unless the lease is half spent: one row
+     -- version less per step, and the status indexes untouched.
+     AND (NOT ${advances} OR ${last} OR (SELECT lease_due FROM s))
+  RETURNING status),
 emit AS (
   INSERT INTO saga_events (transaction_id, event_type, payload)
   SELECT $1, CASE WHEN ${advances} THEN ${next ? `'${next.name}.run'` : 'NULL'} ELSE '${previous?.name}.compensate' END, '{}'
