@@ -1,11 +1,14 @@
 import { Config, DatabaseTarget, maskUrl } from './config';
 import { acquireEmbedded, EmbeddedLease } from './db/embedded';
+import { NO_CACHE, SagaCache } from './cache/saga-cache';
 import { applicationName, assertReachable, createDb, createPool, Db } from './db/pool';
 
 /** The composition root: one pool, and one close() that undoes it all. */
 export interface App {
   config: Config;
   db: Db;
+  /** Invalidate after every write of a saga's state; NO_CACHE unless REDIS_URL is set. */
+  cache: SagaCache;
   close(): Promise<void>;
 }
 
@@ -43,6 +46,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   return {
     config,
     db: createDb(pool, url),
+    cache: NO_CACHE,
     close,
   };
 }
