@@ -20,7 +20,8 @@ const validate = () => require('../saga/validate') as typeof import('../saga/val
 
 function runnerFor(app: App) {
   const s = saga();
-  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs: s.DEFAULT_LEASE_MS });
+  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs: s.DEFAULT_LEASE_MS },
+    (id) => void app.cache.invalidate([id]));
 }
 
 export function exitCodeOf(status: string): number {

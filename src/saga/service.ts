@@ -9,7 +9,8 @@ import { PurchaseRequest, SagaOutcome, SagaStatus } from './types';
 export class SagaRunner {
   private readonly choreography: Choreography;
 
-  constructor(readonly deps: EngineDeps) {
+  /** `onSettled` hears of every saga this runner wrote to (the cache invalidates it). */
+  constructor(readonly deps: EngineDeps, private readonly onSettled: (id: string) => void = () => undefined) {
     this.choreography = new Choreography(deps);
   }
 
@@ -25,8 +26,10 @@ export class SagaRunner {
     }
     try {
       const status = req.mode === 'orchestration' ? await orchestrate(this.deps, id, req) : await this.choreography.run(id, req);
+      this.onSettled(id);
       return { transactionId: id, status, errorCode: null, executed: true };
     } catch (err) {
+      this.onSettled(id);
       if (pgCode(err) === PG.uniqueViolation && req.transactionId !== undefined) {
         const existing = await this.existing(id);
         if (existing) return existing;
