@@ -33,6 +33,10 @@ function exitCodeFor(err: unknown, io: Io, debug: boolean): number {
 }
 
 export function run(): void {
+  // `sagactl ... | head` closes the pipe early: that is the reader's choice, not an error.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
+  }
   main(process.argv.slice(2), processIo()).then(
     (code) => process.exit(code),
     (err) => {

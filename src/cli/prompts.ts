@@ -19,3 +19,11 @@ export function assertCanPrompt(io: Io, yes?: boolean): void {
   throw new UsageError('This command changes data and needs a confirmation, but stdin is not a terminal.',
     'Pass --yes to confirm non-interactively.');
 }
+
+/** An interactive checklist (only ever called on a terminal). */
+export async function chooseMany(message: string, choices: { name: string; value: string }[]): Promise<string[]> {
+  if (choices.length === 0) return [];
+  const { default: inquirer } = (require('inquirer') as typeof import('inquirer'));
+  const answer = await inquirer.prompt([{ type: 'checkbox', name: 'ids', message, choices }]);
+  return answer.ids as string[];
+}

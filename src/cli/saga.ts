@@ -3,6 +3,7 @@ import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output } from './output';
 import { bars, sparkline } from './charts';
+import { registerOperator } from './operator';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseInstant, parseIntOption } from '../duration';
 import type { App } from '../app';
@@ -54,7 +55,10 @@ Examples:
   $ sagactl saga run --user user-123 --item item-sword
   $ sagactl saga list --status compensated --since 2h
   $ sagactl saga show <transaction-id> --json
-  $ sagactl saga load --count 10000 --concurrency 32`);
+  $ sagactl saga load --count 10000 --concurrency 32
+  $ sagactl saga stuck
+  $ sagactl saga compensate --stuck --dry-run
+  $ sagactl saga recover --yes`);
 
   type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string };
   cmd.command('run').description('run one purchase saga to its end and print its timeline')
@@ -132,6 +136,7 @@ Examples:
         throw new OutcomeExit(EXIT.internal);
       }
     }));
+  registerOperator(cmd, io);
 }
 
 function parseListFilters(ctx: Ctx<{ status?: string; user?: string; item?: string; mode?: string; since?: string; until?: string; limit: string; after?: string }>): ListFilters {

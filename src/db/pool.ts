@@ -58,6 +58,11 @@ export function createDb(pool: Pool, url: string): Db {
   };
 }
 
+/** A transaction's client seen as a Db for queries, so core functions run inside or outside one. */
+export function queryOver(client: PoolClient): Pick<Db, 'query'> {
+  return { query: async (sql, params) => (await client.query(sql, params as unknown[])).rows };
+}
+
 /** Proves the server answers, turning every way it may not into one clear exit-4 error. */
 export async function assertReachable(pool: Pool, url: string): Promise<void> {
   try {
