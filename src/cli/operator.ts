@@ -143,7 +143,7 @@ function parseCompensate(ctx: Ctx<{ stuck?: boolean; olderThan: string; status?:
     limit: parseIntOption(o.limit, '--limit', 1, 10_000),
     reason: parseReason(o.reason, o.dryRun),
     failAt: o.failAt === undefined ? undefined : validate().parseStep(o.failAt, '--fail-at'),
-    leaseMs: parseDuration(o.lease, '--lease'),
+    leaseMs: validate().parseLease(o.lease),
   };
   if (ctx.args.length === 0 && !o.stuck && !ctx.io.stdinIsTTY) {
     throw new UsageError('Name the sagas to compensate: transaction ids, or --stuck.');
@@ -161,7 +161,7 @@ function parseRecover(ctx: Ctx<{ olderThan: string; strategy?: string; limit: st
     olderThanMs: parseDuration(o.olderThan, '--older-than'),
     strategy: o.strategy as 'resume' | 'compensate' | undefined,
     limit: parseIntOption(o.limit, '--limit', 1, 100_000),
-    leaseMs: parseDuration(o.lease, '--lease'),
+    leaseMs: validate().parseLease(o.lease),
   };
   parseReason(o.reason, o.dryRun);
   if (!o.dryRun) assertCanPrompt(ctx.io, o.yes);

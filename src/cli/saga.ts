@@ -19,9 +19,9 @@ const saga = () => ({
 });
 const validate = () => require('../saga/validate') as typeof import('../saga/validate');
 
-function runnerFor(app: App) {
+function runnerFor(app: App, leaseMs: number) {
   const s = saga();
-  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs: s.DEFAULT_LEASE_MS },
+  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs },
     (id) => void app.cache.invalidate([id]));
 }
 
@@ -60,7 +60,7 @@ Examples:
   $ sagactl saga compensate --stuck --dry-run
   $ sagactl saga recover --yes`);
 
-  type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string };
+  type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string; lease: string };
   cmd.command('run').description('run one purchase saga to its end and print its timeline')
     .option('--user <id>', 'the buyer (users.user_id)')
     .option('--item <id>', 'the item (items.item_id)')
@@ -68,15 +68,17 @@ Examples:
     .option('--mode <mode>', 'orchestration | choreography', 'orchestration')
     .option('--id <txid>', 'transaction id; running an existing id again reports it and executes nothing')
     .option('--fail-at <step>', 'inject a failure at validate_user | reserve_inventory | log_transaction | send_notification')
+    .option('--lease <duration>', 'how long the saga is held before others may recover it; extended as steps commit', '30s')
     .addHelpText('after', `
 Exit: 0 completed, 7 failed or compensated, 5 a compensation failed.
 Examples:
   $ sagactl saga run --user user-123 --item item-sword
   $ sagactl saga run --user user-123 --item item-potion --qty 2 --mode choreography --id order-42
   $ sagactl saga run --user user-123 --item item-sword --fail-at log_transaction --json`)
-    .action(withApp<RunFlags, PurchaseRequest>(io, 'saga-run', (ctx) => validate().parsePurchase(ctx.opts),
+    .action(withApp<RunFlags, PurchaseRequest & { leaseMs: number }>(io, 'saga-run',
+      (ctx) => ({ ...validate().parsePurchase(ctx.opts), leaseMs: validate().parseLease(ctx.opts.lease) }),
       async (app, req, ctx) => {
-        const outcome = await runnerFor(app).run(req);
+        const outcome = await runnerFor(app, req.leaseMs).run(req);
         const view = await saga().getSaga(app.db, outcome.transactionId);
         ctx.out.result(view, () => {
           if (!outcome.executed) ctx.out.info(`saga ${view.transactionId} exists already; nothing was executed`);
@@ -116,7 +118,7 @@ Examples:
       });
     }));
 
-  type LoadFlags = { count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string };
+  type LoadFlags = { count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string; lease: string };
   cmd.command('load').description('load test: N purchases in-process, C in flight, with latency figures')
     .option('--count <n>', 'how many purchases', '1000')
     .option('--concurrency <c>', 'purchases in flight at a time', '16')
@@ -125,10 +127,12 @@ Examples:
     .option('--item <id>', 'always this item (default: random seeded items)')
     .option('--qty <n>', 'quantity per purchase', '1')
     .option('--seed <s>', 'seed of the random choice of users and items', '1')
+    .option('--lease <duration>', 'how long each saga is held before others may recover it', '30s')
     .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl saga load --count 20000 --concurrency 32 --json')
-    .action(withApp<LoadFlags, LoadOptions>(io, 'saga-load', (ctx) => parseLoadOptions(ctx), async (app, opts, ctx) => {
+    .action(withApp<LoadFlags, LoadOptions & { leaseMs: number }>(io, 'saga-load',
+      (ctx) => ({ ...parseLoadOptions(ctx), leaseMs: validate().parseLease(ctx.opts.lease) }), async (app, opts, ctx) => {
       const bar = ctx.out.progress('sagas', opts.count);
-      const result = await saga().runLoad(app.db, runnerFor(app), opts, (done) => bar.tick(done));
+      const result = await saga().runLoad(app.db, runnerFor(app, opts.leaseMs), opts, (done) => bar.tick(done));
       bar.done();
       ctx.out.result(result, () => renderLoad(ctx.out, result));
       if (result.unfinished > 0) {
@@ -161,7 +165,7 @@ function parseListFilters(ctx: Ctx<{ status?: string; user?: string; item?: stri
   };
 }
 
-function parseLoadOptions(ctx: Ctx<{ count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string }>): LoadOptions {
+function parseLoadOptions(ctx: Ctx<{ count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string; lease: string }>): LoadOptions {
   const v = validate();
   const o = ctx.opts;
   return {

@@ -1,5 +1,5 @@
 import { UsageError } from '../errors';
-import { parseIntOption } from '../duration';
+import { parseDuration, parseIntOption } from '../duration';
 import { MODES, PurchaseRequest, SagaMode, STEPS, StepName } from './types';
 
 /** The largest quantity one purchase may ask for: far above any real order, far below overflow. */
@@ -39,4 +39,11 @@ export function parsePurchase(flags: { user?: string; item?: string; qty?: strin
     transactionId: flags.id === undefined ? undefined : parseId(flags.id, '--id', 90),
     failAt: flags.failAt === undefined ? undefined : parseStep(flags.failAt, '--fail-at'),
   };
+}
+
+/** A lease shorter than a second would let recoverers take sagas that are merely slow. */
+export function parseLease(raw: string): number {
+  const ms = parseDuration(raw, '--lease');
+  if (ms < 1000 || ms > 86_400_000) throw new UsageError(`--lease must be from 1s to 1d, got "${raw}".`);
+  return ms;
 }
