@@ -52,7 +52,10 @@ emit AS (
 SELECT (SELECT code FROM why) AS code, (SELECT total FROM t)::text AS total,
        (SELECT id FROM emit) AS event_id, (SELECT event_type FROM emit) AS event_type`;
 
-/** Locks the saga row when it is in `status`, in this mode, and not leased to someone else. */
+/**
+ * Locks the saga row when it is in `status`, in this mode, and not leased to someone else. NO KEY
+ * UPDATE is enough (the key never changes) and still excludes an operator's FOR UPDATE claim.
+ */
 function lockedSaga(status: string): string {
   return `
 ev AS (UPDATE saga_events SET delivered_at = now() WHERE id = $6::bigint AND delivered_at IS NULL RETURNING id),
@@ -63,7 +66,7 @@ s AS (
    WHERE transaction_id = $1 AND status = '${status}' AND mode = $2
      AND ($6::bigint IS NULL OR EXISTS (SELECT 1 FROM ev))
      AND (lease_owner IS NULL OR lease_owner = $3 OR lease_expires_at < now())
-     FOR UPDATE)`;
+     FOR NO KEY UPDATE)`;
 }
 
 export function forwardSql(step: StepDefinition): string {
