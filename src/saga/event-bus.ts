@@ -24,8 +24,4 @@ export class EventBus<R> {
     const handler = this.handlers.get(event.type);
     return handler ? handler(event) : undefined;
   }
-
-  types(): string[] {
-    return [...this.handlers.keys()];
-  }
 }

@@ -105,7 +105,3 @@ export const SEND_NOTIFICATION: StepDefinition = {
 
 /** The saga, in order. Compensation runs over the committed ones in reverse. */
 export const SAGA_STEPS: readonly StepDefinition[] = [VALIDATE_USER, RESERVE_INVENTORY, LOG_TRANSACTION, SEND_NOTIFICATION];
-
-export function stepIndex(name: StepName): number {
-  return SAGA_STEPS.findIndex((s) => s.name === name);
-}
