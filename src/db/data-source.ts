@@ -2,8 +2,11 @@ import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { ENTITIES } from './entities';
 
-/** TypeORM over the same database, for entity reads and the schema drift check. Never synchronize. */
-export function createDataSource(url: string, applicationName: string): DataSource {
+/**
+ * TypeORM over the same database, for entity reads and the schema drift check. Never synchronize.
+ * `poolSize` is for benchmarks and tests only (the naive baseline needs the engine's pool of 10).
+ */
+export function createDataSource(url: string, applicationName: string, poolSize = 2): DataSource {
   return new DataSource({
     type: 'postgres',
     url,
@@ -11,6 +14,6 @@ export function createDataSource(url: string, applicationName: string): DataSour
     entities: ENTITIES,
     synchronize: false,
     migrationsRun: false,
-    extra: { max: 2, connectionTimeoutMillis: 5000 },
+    extra: { max: poolSize, connectionTimeoutMillis: 5000 },
   });
 }
