@@ -1,6 +1,6 @@
-import crypto from 'node:crypto';
 import { PG, pgCode } from '../db/pg-errors';
 import { EngineDeps } from './engine';
+import { uuidv7 } from './ids';
 import { orchestrate } from './orchestrator';
 import { Choreography } from './choreography';
 import { PurchaseRequest, SagaOutcome, SagaStatus } from './types';
@@ -19,7 +19,7 @@ export class SagaRunner {
    * executed (an idempotency key): checked first, and enforced by the primary key in a race.
    */
   async run(req: PurchaseRequest): Promise<SagaOutcome> {
-    const id = req.transactionId ?? crypto.randomUUID();
+    const id = req.transactionId ?? uuidv7();
     if (req.transactionId !== undefined) {
       const existing = await this.existing(id);
       if (existing) return existing;
