@@ -2,8 +2,20 @@ import crypto from 'node:crypto';
 import { Client } from 'pg';
 import { createDb, createPool, Db } from '../../src/db/pool';
 
-/** The server tests run against (set by global-setup) and the template migrated once. */
-export const TEMPLATE_DB = 'sagactl_test_template';
+/**
+ * Every run names its databases after itself (set by global-setup), so two runs on one server
+ * (two developers, or CI beside a developer) never drop each other's databases.
+ */
+export function runPrefix(): string {
+  const run = process.env.SAGACTL_TEST_RUN;
+  if (!run) throw new Error('global-setup did not run: SAGACTL_TEST_RUN is unset');
+  return `sagactl_t_${run}`;
+}
+
+/** The template migrated once per run; every test file clones it. */
+export function templateDb(): string {
+  return `${runPrefix()}_template`;
+}
 
 export function serverUrl(): string {
   const url = process.env.SAGACTL_TEST_SERVER_URL;
@@ -36,8 +48,8 @@ export interface TestDb {
 
 /** A database of its own for one test file: a copy of the migrated template, or empty. */
 export async function createTestDb(opts: { empty?: boolean } = {}): Promise<TestDb> {
-  const name = `sagactl_t_${crypto.randomBytes(5).toString('hex')}`;
-  await admin((c) => c.query(`CREATE DATABASE ${name}${opts.empty ? '' : ` TEMPLATE ${TEMPLATE_DB}`}`));
+  const name = `${runPrefix()}_${crypto.randomBytes(4).toString('hex')}`;
+  await admin((c) => c.query(`CREATE DATABASE ${name}${opts.empty ? '' : ` TEMPLATE ${templateDb()}`}`));
   const url = urlFor(name);
   const pool = createPool(url, 10, 'sagactl-test', 5000);
   return {

@@ -6,7 +6,8 @@ import { acquireEmbedded } from '../../src/db/embedded';
 import { createDb, createPool } from '../../src/db/pool';
 import { loadMigrations } from '../../src/migrate/loader';
 import { runUp } from '../../src/migrate/runner';
-import { admin, TEMPLATE_DB, urlFor } from './database';
+import crypto from 'node:crypto';
+import { admin, templateDb, urlFor } from './database';
 
 const LOCAL = 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -36,11 +37,9 @@ export default async function globalSetup(): Promise<void> {
     process.stderr.write(`\ntests run against the embedded PostgreSQL in ${home}\n`);
   }
   process.env.SAGACTL_TEST_SERVER_URL = base;
-  await admin(async (c) => {
-    await c.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`);
-    await c.query(`CREATE DATABASE ${TEMPLATE_DB}`);
-  }, base);
-  const url = urlFor(TEMPLATE_DB, base);
+  process.env.SAGACTL_TEST_RUN = crypto.randomBytes(3).toString('hex');
+  await admin((c) => c.query(`CREATE DATABASE ${templateDb()}`), base);
+  const url = urlFor(templateDb(), base);
   const pool = createPool(url, 2, 'sagactl-test-setup', 5000);
   try {
     await runUp({ db: createDb(pool, url), migrations: loadMigrations(), lockTimeoutMs: 10_000, log: () => undefined });

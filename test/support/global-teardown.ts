@@ -1,10 +1,9 @@
-import { admin, TEMPLATE_DB } from './database';
+import { admin, runPrefix } from './database';
 
+/** Drops this run's databases (the template and any a failed test file left), and no one else's. */
 export default async function globalTeardown(): Promise<void> {
-  await admin((c) => c.query(`DROP DATABASE IF EXISTS ${TEMPLATE_DB} WITH (FORCE)`)).catch(() => undefined);
-  // Leftover per-file databases from crashed runs would pile up; drop them all.
   await admin(async (c) => {
-    const { rows } = await c.query(`SELECT datname FROM pg_database WHERE datname LIKE 'sagactl\\_t\\_%'`);
+    const { rows } = await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [`${runPrefix()}_`]);
     for (const r of rows) await c.query(`DROP DATABASE IF EXISTS ${r.datname} WITH (FORCE)`);
   }).catch(() => undefined);
   const lease = (globalThis as { __embeddedLease?: { release(): Promise<void> } }).__embeddedLease;
