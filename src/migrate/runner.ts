@@ -96,12 +96,13 @@ export function selectToRevert(status: MigrationStatus, migrations: Migration[],
 
 export async function runUp(deps: MigrateDeps, opts: { to?: string } = {}): Promise<RanMigration[]> {
   return withMigrationClient(deps, async (client) => {
-    await client.query(HISTORY_TABLE_SQL);
     // Re-read after the lock is won: a concurrent run may have applied everything meanwhile.
     const status = compareHistory(await readHistory(client), deps.migrations);
     assertUnchanged(status);
+    const pending = selectPending(status, deps.migrations, opts.to);
+    if (pending.length > 0) await client.query(HISTORY_TABLE_SQL);
     const ran: RanMigration[] = [];
-    for (const m of selectPending(status, deps.migrations, opts.to)) {
+    for (const m of pending) {
       ran.push(await apply(client, m, 'up', deps.log));
     }
     return ran;

@@ -29,13 +29,13 @@ export async function runMain(argv: string[], env: Record<string, string | undef
   return { code, stdout, stderr };
 }
 
-/** The built binary as a subprocess, as a user or CI runs it (needs `npm run build`). */
+/** The built binary of the checkout in `cwd` as a subprocess, as a user or CI runs it (needs `npm run build`). */
 export function runBin(argv: string[], env: Record<string, string | undefined> = {}, cwd = ROOT): Promise<CliResult> {
   return new Promise((resolve, reject) => {
     const clean = { ...process.env };
     for (const k of ['DATABASE_URL', 'DB_HOST', 'DB_PORT', 'DB_USERNAME', 'DB_PASSWORD', 'DB_NAME', 'PGHOST', 'PGPORT',
       'PGUSER', 'PGPASSWORD', 'PGDATABASE', 'CI', 'REDIS_URL']) delete clean[k];
-    const child = spawn(process.execPath, [BIN, ...argv], { cwd, env: { ...clean, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [path.join(cwd, 'bin', 'sagactl'), ...argv], { cwd, env: { ...clean, NO_COLOR: '1', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
