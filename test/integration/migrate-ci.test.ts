@@ -120,6 +120,9 @@ test('down: refuses without --yes off a terminal; --count and --to', async () =>
   expect((await runMain(['migrate', 'down', '--to', '0', '--yes'], env())).code).toBe(0);
   expect(await history()).toHaveLength(0);
   expect((await runMain(['migrate', 'down', '--to', '0', '--yes'], env())).stdout).toContain('Nothing to revert');
+  expect(await tables()).toBe(1); // only the history table is left
+  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
+  expect(await history()).toHaveLength(count);
 });
 
 describe('bad values: exit 2 and nothing written', () => {
