@@ -46,16 +46,19 @@ function pathsOf(home: string): Paths {
 export async function acquireEmbedded(home: string, log: (line: string) => void): Promise<EmbeddedLease> {
   const p = pathsOf(home);
   fs.mkdirSync(p.clients, { recursive: true });
+  // One registration per lease, named pid-random: a dead pid marks it stale, and two leases in one
+  // process (tests, library use) do not release each other.
+  const me = path.join(p.clients, `${process.pid}-${crypto.randomBytes(4).toString('hex')}`);
   const url = await withFileLock(p.lock, LOCK_TIMEOUT_MS, async () => {
     const url = await ensureRunning(p, log);
-    fs.writeFileSync(path.join(p.clients, String(process.pid)), '');
+    fs.writeFileSync(me, '');
     return url;
   });
   return {
     url,
     release: () =>
       withFileLock(p.lock, LOCK_TIMEOUT_MS, async () => {
-        fs.rmSync(path.join(p.clients, String(process.pid)), { force: true });
+        fs.rmSync(me, { force: true });
         if (liveClients(p) === 0 && !fs.existsSync(p.daemon)) pgCtl(p, ['stop', '-m', 'fast']);
       }),
   };
@@ -164,7 +167,7 @@ function runningPort(p: Paths): number | undefined {
 function liveClients(p: Paths): number {
   let live = 0;
   for (const name of fs.readdirSync(p.clients)) {
-    if (isAlive(Number(name))) live++;
+    if (isAlive(Number(name.split('-')[0]))) live++;
     else fs.rmSync(path.join(p.clients, name), { force: true });
   }
   return live;
