@@ -40,7 +40,7 @@ export function resolveConfig(flags: ConfigFlags, env: Env, cwd = process.cwd())
   const home = path.resolve(cwd, nonEmpty(env.SAGACTL_HOME) ?? '.sagactl');
   return {
     database: resolveDatabase(flags, env, home),
-    poolSize: resolvePoolSize(flags.pool ?? nonEmpty(env.DB_POOL_SIZE), flags.pool ? '--pool' : 'DB_POOL_SIZE'),
+    poolSize: resolvePoolSize(flags.pool ?? nonEmpty(env.DB_POOL_SIZE), flags.pool !== undefined ? '--pool' : 'DB_POOL_SIZE'),
     home,
     connectTimeoutMs: 5000,
   };
@@ -76,12 +76,31 @@ function urlFromParts(env: Env): DatabaseTarget | undefined {
     throw new UsageError(`${portName} must be a port number from 1 to 65535, got "${port}".`, FIX_HINT);
   }
   const url = new URL('postgres://localhost');
-  url.hostname = pick('DB_HOST', 'PGHOST') ?? 'localhost';
+  setHost(url, pick('DB_HOST', 'PGHOST') ?? 'localhost', nonEmpty(env.DB_HOST) ? 'DB_HOST' : 'PGHOST');
   url.port = port;
-  url.username = pick('DB_USERNAME', 'PGUSER') ?? 'postgres';
-  url.password = pick('DB_PASSWORD', 'PGPASSWORD') ?? '';
+  // Encoded by hand: the setters leave '%' alone, and pg decodes the whole user info, so a
+  // password holding '%' (or '%' followed by hex) would reach the server altered.
+  url.username = encodeURIComponent(pick('DB_USERNAME', 'PGUSER') ?? 'postgres');
+  url.password = encodeURIComponent(pick('DB_PASSWORD', 'PGPASSWORD') ?? '');
   url.pathname = '/' + (pick('DB_NAME', 'PGDATABASE') ?? 'saga_pattern');
   return { kind: 'server', url: url.toString(), source: used.join(', ') };
+}
+
+/**
+ * URL's hostname setter ignores what it cannot parse ("db:5433", "my host") and keeps the old
+ * host, which would silently send us to localhost: refuse instead. libpq also takes a socket
+ * folder ("/var/run/postgresql") and a bare IPv6 address ("::1"), which a URL spells differently.
+ */
+function setHost(url: URL, host: string, from: string): void {
+  if (host.startsWith('/')) {
+    url.searchParams.set('host', host);
+    return;
+  }
+  const wanted = host.includes(':') && /^[0-9a-f:.]+$/i.test(host) ? `[${host}]` : host;
+  url.hostname = wanted;
+  if (url.hostname !== wanted) {
+    throw new UsageError(`${from} must be a host name, an IP address or a socket folder, got "${host}".`, FIX_HINT);
+  }
 }
 
 export function validateUrl(raw: string, from: string): string {
@@ -114,9 +133,14 @@ export function maskUrl(raw: string): string {
   try {
     const url = new URL(raw);
     if (url.password) url.password = '****';
+    // pg also takes the password as a query parameter.
+    for (const key of [...url.searchParams.keys()]) {
+      if (key.toLowerCase() === 'password') url.searchParams.set(key, '****');
+    }
     return url.toString();
   } catch {
-    return raw.replace(/(\/\/[^:/@]*:)[^@]*@/, '$1****@');
+    // Unparseable: mask up to the last '@', so a password holding an '@' leaks no part of itself.
+    return raw.replace(/(\/\/[^:/@]*:).*@/, '$1****@').replace(/([?&]password=)[^&]*/gi, '$1****');
   }
 }
 
