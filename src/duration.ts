@@ -21,12 +21,23 @@ export function parseIntOption(raw: string, option: string, min: number, max: nu
   return Number(raw);
 }
 
-/** An instant: ISO-8601 ("2026-11-24", "2026-11-24T10:00:00Z") or relative to now ("15m", "2h"). */
+/**
+ * An instant: ISO-8601 ("2026-11-24", "2026-11-24T10:00:00Z") or relative to now ("15m", "2h").
+ * Without a zone it is UTC, like the date-only form and the database's timestamps, whatever the
+ * machine's time zone. A date that does not exist ("2026-02-30") is refused, not rolled over.
+ */
 export function parseInstant(raw: string, option: string, now = Date.now()): Date {
-  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(raw.trim())) return new Date(now - parseDuration(raw, option));
-  if (/^\d{4}-\d{2}-\d{2}([T ][\d:.]+(Z|[+-]\d{2}:?\d{2})?)?$/.test(raw.trim())) {
-    const date = new Date(raw.trim());
-    if (!Number.isNaN(date.getTime())) return date;
+  const text = raw.trim();
+  if (/^\d+(\.\d+)?(ms|s|m|h|d)$/.test(text)) return new Date(now - parseDuration(text, option));
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})?)?$/i.exec(text);
+  if (m) {
+    const [, y, mo, d, h = '00', mi = '00', s = '00', frac = '', zone = 'Z'] = m;
+    const daysInMonth = new Date(Date.UTC(Number(y), Number(mo), 0)).getUTCDate();
+    const valid = Number(mo) >= 1 && Number(mo) <= 12 && Number(d) >= 1 && Number(d) <= daysInMonth &&
+      Number(h) <= 23 && Number(mi) <= 59 && Number(s) <= 59;
+    const offset = zone.toUpperCase() === 'Z' ? 'Z' : `${zone.slice(0, 3)}:${zone.slice(-2)}`;
+    const date = new Date(`${y}-${mo}-${d}T${h}:${mi}:${s}${frac.slice(0, 4)}${offset}`);
+    if (valid && !Number.isNaN(date.getTime())) return date;
   }
   throw new UsageError(`${option} must be an ISO-8601 time (2026-11-24T10:00:00Z) or a duration ago (15m, 2h, 7d), got "${raw}".`);
 }
