@@ -5,8 +5,9 @@ import { migrationsDir } from './loader';
 
 /** Writes migrations/<timestamp>-<name>.ts with an empty up/down, and returns its path. */
 export function createMigrationFile(name: string, dir = migrationsDir(), now = Date.now()): { name: string; file: string } {
-  if (!/^[a-z0-9][a-z0-9-]{0,80}$/.test(name)) {
-    throw new UsageError(`A migration name is lower-case letters, digits and dashes (up to 81), got "${name}".`);
+  // Words joined by single dashes: "a--b" or "a-" would make an empty word of the class name.
+  if (!/^[a-z0-9]+(-[a-z0-9]+)*$/.test(name) || name.length > 81) {
+    throw new UsageError(`A migration name is lower-case words of letters and digits joined by single dashes (up to 81 characters), got "${name}".`);
   }
   const base = `${now}-${name}`;
   const file = path.join(dir, `${base}.ts`);
