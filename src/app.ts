@@ -15,6 +15,8 @@ export interface App {
 export interface AppOptions {
   command: string;
   log: (line: string) => void;
+  /** Warnings that never fail the command (a Redis that is down); default: `log` with a prefix. */
+  warn?: (line: string) => void;
 }
 
 export function describeTarget(target: DatabaseTarget): string {
@@ -33,7 +35,10 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     url = config.database.url;
   }
   const pool = createPool(url, config.poolSize, applicationName(opts.command), config.connectTimeoutMs);
+  const cache = createCache(config, opts);
   const close = async () => {
+    // The cache first: close() sends the invalidations still queued for the sagas just written.
+    await cache.close();
     await pool.end().catch(() => undefined);
     await lease?.release();
   };
@@ -46,7 +51,14 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
   return {
     config,
     db: createDb(pool, url),
-    cache: NO_CACHE,
+    cache,
     close,
   };
+}
+
+function createCache(config: Config, opts: AppOptions): SagaCache {
+  if (!config.redis) return NO_CACHE;
+  // Loaded only when REDIS_URL is set, so commands without a cache never load the client.
+  const { createRedisCache } = require('./cache/redis-cache') as typeof import('./cache/redis-cache');
+  return createRedisCache({ ...config.redis, warn: opts.warn ?? ((line) => opts.log(`warning: ${line}`)) });
 }

@@ -13,12 +13,16 @@ export interface Config {
   /** Folder of the embedded server and other local state (SAGACTL_HOME, default ./.sagactl). */
   home: string;
   connectTimeoutMs: number;
+  /** The saga cache (REDIS_URL); undefined when unset or with --no-cache. */
+  redis?: RedisTarget;
 }
 
 export interface ConfigFlags {
   databaseUrl?: string;
   embedded?: boolean;
   pool?: string;
+  /** False with --no-cache (commander's negated option). */
+  cache?: boolean;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -43,6 +47,7 @@ export function resolveConfig(flags: ConfigFlags, env: Env, cwd = process.cwd())
     poolSize: resolvePoolSize(flags.pool ?? nonEmpty(env.DB_POOL_SIZE), flags.pool !== undefined ? '--pool' : 'DB_POOL_SIZE'),
     home,
     connectTimeoutMs: 5000,
+    redis: flags.cache === false ? undefined : resolveRedis(env),
   };
 }
 
@@ -151,4 +156,43 @@ export function isCi(env: Env): boolean {
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value.trim() === '' ? undefined : value;
+}
+
+/**
+ * Redis holds only a cache, so it must never cost a command more than a moment: a short connect
+ * timeout, a per-command timeout, and no retries (a CLI process lives for seconds; it goes on
+ * without the cache instead).
+ */
+export interface RedisTarget {
+  url: string;
+  connectTimeoutMs: number;
+  commandTimeoutMs: number;
+}
+
+const REDIS_HINT = 'Set REDIS_URL=redis://[USER:PASSWORD@]HOST:PORT[/DB] (rediss:// for TLS), unset it, or pass --no-cache.';
+
+function resolveRedis(env: Env): RedisTarget | undefined {
+  const raw = nonEmpty(env.REDIS_URL);
+  if (raw === undefined) return undefined;
+  return { url: validateRedisUrl(raw), connectTimeoutMs: 500, commandTimeoutMs: 500 };
+}
+
+export function validateRedisUrl(raw: string): string {
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw new UsageError(`REDIS_URL is not a valid URL: "${maskUrl(raw)}".`, REDIS_HINT);
+  }
+  if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') {
+    throw new UsageError(`REDIS_URL must start with redis:// or rediss://, got "${url.protocol}//".`, REDIS_HINT);
+  }
+  if (!url.hostname) throw new UsageError('REDIS_URL names no host.', REDIS_HINT);
+  // URL itself rejects ports above 65535 and non-digits, but accepts 0.
+  if (url.port !== '' && Number(url.port) < 1) throw new UsageError(`REDIS_URL has an invalid port ${url.port}.`, REDIS_HINT);
+  const db = url.pathname.replace(/^\//, '');
+  if (db !== '' && !/^\d{1,5}$/.test(db)) {
+    throw new UsageError(`REDIS_URL must name a database number after the host (redis://HOST:PORT/0), got "/${db}".`, REDIS_HINT);
+  }
+  return raw;
 }

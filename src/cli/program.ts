@@ -22,6 +22,7 @@ export function buildProgram(io: Io): Command {
     .option('--database-url <url>', 'PostgreSQL URL (else DATABASE_URL, DB_*/PG* variables, else the embedded server)')
     .option('--embedded', 'use the embedded PostgreSQL in ./.sagactl (SAGACTL_HOME)')
     .addOption(new Option('--pool <size>', 'connection pool size (DB_POOL_SIZE)'))
+    .option('--no-cache', 'bypass the Redis saga cache even when REDIS_URL is set')
     .option('--json', 'print results as JSON on stdout')
     .option('-y, --yes', 'answer yes to confirmations')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')

@@ -92,7 +92,8 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ sagactl saga show 4f0c...\n  $ sagactl saga show order-42 --json')
     .action(withApp<object, string>(io, 'saga-show', (ctx) => validate().parseId(ctx.args[0], 'TXID', 100),
       async (app, id, ctx) => {
-        const view = await saga().getSaga(app.db, id);
+        const { readThrough } = require('../cache/read-through') as typeof import('../cache/read-through');
+        const view = await readThrough(app.cache, id, (txid) => saga().getSaga(app.db, txid));
         ctx.out.result(view, () => renderSaga(ctx.out, view));
       }));
 
