@@ -66,7 +66,7 @@ Examples:
         if (chosen.length === 0) return ctx.out.result({ ran: [] }, () => ctx.out.print('Nothing to revert.'));
         const ok = await confirm(io, ctx.opts.yes, `Revert ${chosen.map((c) => c.name).join(', ')}?`);
         if (!ok) throw new UsageError('Not confirmed; nothing reverted.');
-        const ran = await m.runDown(deps(app, ctx, migrations), input);
+        const ran = await m.runDown(deps(app, ctx, migrations), { ...input, expected: chosen.map((c) => c.name) });
         ctx.out.result({ ran }, () => ran.forEach((r) => ctx.out.print(`${ctx.out.color.yellow('reverted')} ${r.name} (${r.durationMs} ms)`)));
       }));
 

@@ -109,11 +109,22 @@ export async function runUp(deps: MigrateDeps, opts: { to?: string } = {}): Prom
   });
 }
 
-export async function runDown(deps: MigrateDeps, opts: { count?: number; to?: string }): Promise<RanMigration[]> {
+/**
+ * `expected` is what the caller chose (and confirmed) before waiting for the lock: if another run
+ * changed the history meanwhile, the same --count or --to now means other migrations, and
+ * reverting them would undo something nobody confirmed, so nothing is reverted.
+ */
+export async function runDown(deps: MigrateDeps, opts: { count?: number; to?: string; expected?: string[] }): Promise<RanMigration[]> {
   return withMigrationClient(deps, async (client) => {
     const status = compareHistory(await readHistory(client), deps.migrations);
+    const chosen = selectToRevert(status, deps.migrations, opts);
+    const names = chosen.map((m) => m.name);
+    if (opts.expected && names.join() !== opts.expected.join()) {
+      throw new StateError(`The migration history changed while this command waited: it would now revert ${names.join(', ') || 'nothing'} ` +
+        `instead of ${opts.expected.join(', ')}. Nothing was reverted.`, 'Check `sagactl migrate status`, then run the command again.');
+    }
     const ran: RanMigration[] = [];
-    for (const m of selectToRevert(status, deps.migrations, opts)) {
+    for (const m of chosen) {
       ran.push(await apply(client, m, 'down', deps.log));
     }
     return ran;

@@ -2,179 +2,397 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from 'pg';
+import type { QueryRunner } from 'typeorm';
 import { createTestDb, TestDb } from '../support/database';
 import { ROOT, runBin, runMain } from '../support/cli';
 import { loadMigrations } from '../../src/migrate/loader';
 import { LOCK_KEYS, LOCK_NAMESPACE } from '../../src/migrate/lock';
 
-const count = loadMigrations().length;
+const migrations = loadMigrations();
+const names = migrations.map((m) => m.name);
+const [TABLES_MIGRATION, INDEX_MIGRATION] = names;
+const count = migrations.length;
+/** The seven indexes of the design's section 3.1, as PostgreSQL prints them. */
+const DESIGN_INDEXES = [
+  'CREATE INDEX idx_notifications_user_id_status ON public.notifications USING btree (user_id, status)',
+  'CREATE INDEX idx_saga_states_created_at ON public.saga_states USING btree (created_at)',
+  'CREATE INDEX idx_saga_states_status ON public.saga_states USING btree (status)',
+  'CREATE INDEX idx_saga_states_status_created_at ON public.saga_states USING btree (status, created_at)',
+  'CREATE INDEX idx_saga_states_user_id ON public.saga_states USING btree (user_id)',
+  'CREATE INDEX idx_saga_step_results_transaction_id ON public.saga_step_results USING btree (transaction_id)',
+  'CREATE INDEX idx_transaction_logs_user_id ON public.transaction_logs USING btree (user_id)',
+];
+
 let t: TestDb;
 beforeEach(async () => { t = await createTestDb({ empty: true }); });
 afterEach(async () => { await t.drop(); });
 
 const env = () => ({ DATABASE_URL: t.url });
-const history = () => t.db.query('SELECT name, checksum, applied_by, host, application_name, duration_ms FROM sagactl_migrations ORDER BY name');
-const tables = async () => (await t.db.query(`SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'`))[0].n;
+const cli = (...argv: string[]) => runMain(argv, env());
+const history = () => t.db.query(
+  `SELECT name, checksum, transactional, applied_by, host, application_name, duration_ms, now() - applied_at < interval '1 minute' AS recent
+     FROM sagactl_migrations ORDER BY name`);
+const historyNames = async () => (await history()).map((r) => r.name);
+const tables = async () => (await t.db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.tablename);
+const designIndexes = async () => (await t.db.query(
+  `SELECT pg_get_indexdef(i.indexrelid) AS def, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE c.relname LIKE 'idx\\_%' ORDER BY c.relname`)).map((r) => `${r.def}${r.indisvalid ? '' : ' INVALID'}`);
+/** Everything a command could have written: tables, indexes, history. */
+const snapshot = async () => ({
+  tables: await tables(),
+  indexes: await designIndexes(),
+  history: (await tables()).includes('sagactl_migrations') ? await historyNames() : null,
+});
 
-test('four migrate up processes at once: all exit 0, every migration recorded once', async () => {
+async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** True once a sagactl process is polling for the migration lock (its lock connection asked who holds it). */
+const someoneWaitsForTheLock = async () => (await t.db.query(
+  `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sagactl:lock:%' AND query LIKE '%pg_locks%'`)).length > 0;
+
+test('up, down to zero, up again: the schema, its indexes and a history row per migration', async () => {
+  const up = await cli('migrate', 'up', '--json');
+  expect(up.code).toBe(0);
+  expect(up.stderr.split('\n')[0]).toBe(`database: ${t.url} (DATABASE_URL)`);
+  expect(JSON.parse(up.stdout).ran.map((r: { name: string; transactional: boolean }) => [r.name, r.transactional]))
+    .toEqual([[TABLES_MIGRATION, true], [INDEX_MIGRATION, false]]);
+  expect(await tables()).toEqual(['items', 'notifications', 'operator_audit', 'saga_events', 'saga_states', 'saga_step_results',
+    'sagactl_migrations', 'transaction_logs', 'users']);
+  expect(await designIndexes()).toEqual(DESIGN_INDEXES);
+
+  const rows = await history();
+  expect(rows.map((r) => r.name)).toEqual(names);
+  rows.forEach((row, i) => {
+    expect(row).toEqual({
+      name: names[i], checksum: migrations[i].checksum, transactional: migrations[i].transactional,
+      applied_by: os.userInfo().username, host: os.hostname(), application_name: expect.stringMatching(new RegExp(`^sagactl:migrate-up:${os.hostname()}`)),
+      duration_ms: expect.any(Number), recent: true,
+    });
+    expect(row.duration_ms).toBeGreaterThanOrEqual(0);
+  });
+
+  const again = await cli('migrate', 'up');
+  expect(again.code).toBe(0);
+  expect(again.stdout).toContain('Nothing to apply: the schema is up to date.');
+  expect(await history()).toEqual(rows);
+
+  const down = await cli('migrate', 'down', '--to', '0', '--yes', '--json');
+  expect(down.code).toBe(0);
+  expect(JSON.parse(down.stdout).ran.map((r: { name: string }) => r.name)).toEqual([...names].reverse());
+  expect(await tables()).toEqual(['sagactl_migrations']);
+  expect(await designIndexes()).toEqual([]);
+  expect(await history()).toEqual([]);
+
+  expect((await cli('migrate', 'up')).code).toBe(0);
+  expect(await historyNames()).toEqual(names);
+  expect(await designIndexes()).toEqual(DESIGN_INDEXES);
+});
+
+test('four migrate up processes at once: all exit 0, every migration applied and recorded exactly once', async () => {
   const runs = await Promise.all([1, 2, 3, 4].map(() => runBin(['migrate', 'up', '--json'], env())));
   expect(runs.map((r) => r.code)).toEqual([0, 0, 0, 0]);
+  for (const r of runs) expect(r.stderr.split('\n')[0]).toBe(`database: ${t.url} (DATABASE_URL)`);
   const ran = runs.flatMap((r) => JSON.parse(r.stdout).ran.map((m: { name: string }) => m.name));
-  expect(ran.sort()).toEqual(loadMigrations().map((m) => m.name).sort());
-  const rows = await history();
-  expect(rows).toHaveLength(count);
-  expect(rows[0]).toMatchObject({ checksum: expect.stringMatching(/^[0-9a-f]{64}$/), host: os.hostname(),
-    applied_by: os.userInfo().username, application_name: expect.stringMatching(/^sagactl:migrate-up:/) });
-  const invalid = await t.db.query('SELECT count(*)::int AS n FROM pg_index WHERE NOT indisvalid');
-  expect(invalid[0].n).toBe(0);
+  expect(ran.sort()).toEqual([...names].sort());
+  const rows = await t.db.query('SELECT name, count(*)::int AS n FROM sagactl_migrations GROUP BY name ORDER BY name');
+  expect(rows).toEqual(names.map((name) => ({ name, n: 1 })));
+  expect(await designIndexes()).toEqual(DESIGN_INDEXES);
 });
 
-test('plan prints the SQL with transaction boundaries and writes nothing', async () => {
-  const r = await runMain(['migrate', 'plan'], env());
-  expect(r.code).toBe(0);
-  expect(r.stdout).toContain('BEGIN;');
-  expect(r.stdout).toContain('COMMIT;');
-  expect(r.stdout).toMatch(/outside a transaction[\s\S]*CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_saga_states_status/);
-  expect(r.stdout).toContain('INSERT INTO sagactl_migrations');
-  expect(await tables()).toBe(0);
-  const json = JSON.parse((await runMain(['migrate', 'plan', '--json'], env())).stdout);
-  expect(json.plan.map((p: { name: string }) => p.name)).toEqual(['(history table)', ...loadMigrations().map((m) => m.name)]);
-  expect(await tables()).toBe(0);
+describe('migrate plan', () => {
+  test('on an empty database: the whole SQL, BEGIN/COMMIT around the transactional migration, CONCURRENTLY outside; nothing written', async () => {
+    const before = await t.db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`);
+    const r = await cli('migrate', 'plan');
+    expect(r.code).toBe(0);
+    const [history, tablesBlock, indexBlock] = r.stdout.split('\n\n');
+    expect(history).toMatch(/^-- \(history table\): outside a transaction[^\n]*\nCREATE TABLE IF NOT EXISTS sagactl_migrations/);
+    const lines = tablesBlock.split('\n');
+    expect(lines[0]).toBe(`-- ${TABLES_MIGRATION}: one transaction`);
+    expect(lines[1]).toBe('BEGIN;');
+    expect(lines[lines.length - 1]).toBe('COMMIT;');
+    expect(tablesBlock).toMatch(/CREATE TABLE users[\s\S]*INSERT INTO sagactl_migrations[\s\S]*COMMIT;$/);
+    expect(indexBlock).toMatch(new RegExp(`^-- ${INDEX_MIGRATION}: outside a transaction, statement by statement`));
+    expect(indexBlock).not.toContain('BEGIN;');
+    expect(indexBlock.match(/CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_\w+ ON \w+ \([\w, ]+\);/g)).toHaveLength(7);
+    expect(indexBlock).toContain('INSERT INTO sagactl_migrations');
+
+    const json = JSON.parse((await cli('migrate', 'plan', '--json')).stdout);
+    expect(json.plan.map((p: { name: string; transactional: boolean }) => [p.name, p.transactional]))
+      .toEqual([['(history table)', false], [TABLES_MIGRATION, true], [INDEX_MIGRATION, false]]);
+    expect(json.plan[1].statements[0]).toEqual({ sql: 'BEGIN' });
+    expect(json.plan[1].statements.at(-1)).toEqual({ sql: 'COMMIT' });
+    expect(json.plan[2].statements.at(-1).params.slice(0, 3)).toEqual([INDEX_MIGRATION, migrations[1].checksum, false]);
+
+    // status and validate only read, too.
+    expect((await cli('migrate', 'status')).code).toBe(0);
+    expect((await cli('migrate', 'validate')).code).toBe(0);
+    expect(await t.db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`)).toEqual(before);
+    expect(await tables()).toEqual([]);
+  });
+
+  test('on a partly migrated database: only what is pending, and still nothing written', async () => {
+    expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+    expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+    const stats = () => t.db.query(`SELECT n_tup_ins, n_tup_upd, n_tup_del FROM pg_stat_user_tables WHERE relname = 'sagactl_migrations'`);
+    const before = { ...(await snapshot()), stats: await stats() };
+    const r = await cli('migrate', 'plan', '--json');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).plan.map((p: { name: string }) => p.name)).toEqual([INDEX_MIGRATION]);
+    expect((await cli('migrate', 'plan')).stdout).not.toContain('CREATE TABLE');
+    expect({ ...(await snapshot()), stats: await stats() }).toEqual(before);
+
+    const upToDate = await cli('migrate', 'up');
+    expect(upToDate.code).toBe(0);
+    expect((await cli('migrate', 'plan')).stdout.trim()).toBe('-- nothing to apply');
+  });
 });
 
-test('status --check: exit 6 while pending, 0 once applied; validate and status name what changed', async () => {
-  const pending = await runMain(['migrate', 'status', '--check', '--json'], env());
-  expect(pending.code).toBe(6);
-  expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: loadMigrations().map((m) => ({ name: m.name })), changed: [], missing: [] });
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  expect((await runMain(['migrate', 'status', '--check'], env())).code).toBe(0);
-  expect((await runMain(['migrate', 'validate'], env())).code).toBe(0);
-  const human = await runMain(['migrate', 'status'], env());
-  expect(human.stdout).toContain(`${count} applied, 0 pending, 0 changed`);
-});
+describe('checks: status --check and validate', () => {
+  test('status --check exits 6 while anything is pending, 0 once all is applied', async () => {
+    const pending = await cli('migrate', 'status', '--check', '--json');
+    expect(pending.code).toBe(6);
+    expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: names.map((name) => ({ name })), changed: [], missing: [] });
+    expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+    const half = await cli('migrate', 'status', '--check');
+    expect(half.code).toBe(6);
+    expect(half.stdout).toContain('1 applied, 1 pending, 0 changed');
+    expect((await cli('migrate', 'up')).code).toBe(0);
+    expect((await cli('migrate', 'status', '--check')).code).toBe(0);
+    const validate = await cli('migrate', 'validate', '--json');
+    expect(validate.code).toBe(0);
+    expect(JSON.parse(validate.stdout)).toEqual({ ok: true, changed: [], missing: [] });
+    const human = await cli('migrate', 'status');
+    expect(human.stdout).toContain(`${count} applied, 0 pending, 0 changed`);
+    expect(human.stdout).toContain(`${os.userInfo().username}@${os.hostname()}`);
+  });
 
-test('a changed migration source: status --check and validate exit 6, up refuses', async () => {
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-copy-'));
-  try {
-    for (const dir of ['bin', 'dist', 'migrations', 'seeds']) fs.cpSync(path.join(ROOT, dir), path.join(copy, dir), { recursive: true });
-    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
-    fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
-    const first = loadMigrations()[0].name;
-    fs.appendFileSync(path.join(copy, 'migrations', `${first}.ts`), '\n// edited after it ran\n');
-    const status = await runBin(['migrate', 'status', '--check', '--json'], env(), copy);
+  test('a changed migration source (a real copy of the project): status --check and validate exit 6, up refuses', async () => {
+    expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+    const copy = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-copy-'));
+    try {
+      for (const dir of ['bin', 'dist', 'migrations', 'seeds']) fs.cpSync(path.join(ROOT, dir), path.join(copy, dir), { recursive: true });
+      fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(copy, 'package.json'));
+      fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(copy, 'node_modules'));
+      // The copy is sound before the edit.
+      expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
+      fs.appendFileSync(path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`), '\n// edited after it ran\n');
+
+      const status = await runBin(['migrate', 'status', '--check', '--json'], env(), copy);
+      expect(status.code).toBe(6);
+      expect(JSON.parse(status.stdout).changed).toEqual([{ name: TABLES_MIGRATION, recorded: migrations[0].checksum, current: expect.not.stringMatching(migrations[0].checksum) }]);
+      const validate = await runBin(['migrate', 'validate'], env(), copy);
+      expect(validate.code).toBe(6);
+      expect(validate.stdout).toContain(`changed ${TABLES_MIGRATION}: recorded ${migrations[0].checksum}`);
+      const human = await runBin(['migrate', 'status'], env(), copy);
+      expect(human.stdout).toMatch(new RegExp(`${TABLES_MIGRATION}\\s*│\\s*CHANGED`));
+
+      // up refuses, even though the pending index migration is untouched; so does plan.
+      const up = await runBin(['migrate', 'up'], env(), copy);
+      expect(up.code).toBe(6);
+      expect(up.stderr).toContain(`Applied migrations were changed since they ran: ${TABLES_MIGRATION}.`);
+      expect((await runBin(['migrate', 'plan'], env(), copy)).code).toBe(6);
+      expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+      expect(await designIndexes()).toEqual([]);
+
+      // A CRLF checkout of the same sources is not a change.
+      fs.copyFileSync(path.join(ROOT, 'migrations', `${TABLES_MIGRATION}.ts`), path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`));
+      const file = path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`);
+      fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
+      expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
+
+      // A migration created but not built is a usage error that says to build, not a crash.
+      const created = await runBin(['migrate', 'create', 'add-user-email', '--json'], env(), copy);
+      expect(created.code).toBe(0);
+      expect(JSON.parse(created.stdout).file).toMatch(new RegExp(`^${copy}/migrations/\\d{13}-add-user-email\\.ts$`));
+      const unbuilt = await runBin(['migrate', 'status'], env(), copy);
+      expect(unbuilt.code).toBe(2);
+      expect(unbuilt.stderr).toMatch(/Migration \d{13}-add-user-email is not compiled[\s\S]*npm run build/);
+    } finally {
+      fs.rmSync(copy, { recursive: true, force: true });
+    }
+    // The untouched checkout still validates, and nothing new was written.
+    expect((await cli('migrate', 'validate')).code).toBe(0);
+    expect(fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.includes('add-user-email'))).toEqual([]);
+  });
+
+  test('an applied migration whose file is gone: status --check and validate exit 6, down cannot revert it (3)', async () => {
+    expect((await cli('migrate', 'up')).code).toBe(0);
+    await t.db.query(`INSERT INTO sagactl_migrations (name, checksum, transactional, duration_ms, applied_by, host, application_name)
+                      VALUES ('1800000000000-from-another-branch', repeat('0', 64), true, 1, 'x', 'y', 'z')`);
+    const status = await cli('migrate', 'status', '--check', '--json');
     expect(status.code).toBe(6);
-    expect(JSON.parse(status.stdout).changed).toEqual([expect.objectContaining({ name: first })]);
-    const validate = await runBin(['migrate', 'validate'], env(), copy);
+    expect(JSON.parse(status.stdout).missing).toEqual([{ name: '1800000000000-from-another-branch' }]);
+    expect((await cli('migrate', 'status')).stdout).toContain('MISSING FILE');
+    const validate = await cli('migrate', 'validate');
     expect(validate.code).toBe(6);
-    expect(validate.stdout).toContain(`changed ${first}`);
-    const up = await runBin(['migrate', 'up'], env(), copy);
-    expect(up.code).toBe(6);
-    // The untouched checkout still validates.
-    expect((await runMain(['migrate', 'validate'], env())).code).toBe(0);
-  } finally {
-    fs.rmSync(copy, { recursive: true, force: true });
-  }
+    expect(validate.stdout).toContain('missing 1800000000000-from-another-branch: applied, but its file is gone');
+    const down = await cli('migrate', 'down', '--yes');
+    expect(down.code).toBe(3);
+    expect(down.stderr).toContain('Applied migration 1800000000000-from-another-branch has no file');
+    expect((await history()).length).toBe(count + 1);
+  });
 });
 
-test('the lock: a held lock times out with exit 4 naming the holder; a waiter goes on once it is released', async () => {
-  const holder = new Client({ connectionString: t.url, application_name: 'the-other-deploy' });
-  await holder.connect();
-  try {
-    await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
-    const timedOut = await runMain(['migrate', 'up', '--lock-timeout', '1s'], env());
-    expect(timedOut.code).toBe(4);
-    expect(timedOut.stderr).toMatch(/migration lock, held by pid \d+ \(the-other-deploy/);
-    expect(await tables()).toBe(0);
-    const waiting = runMain(['migrate', 'up', '--lock-timeout', '20s'], env());
-    await new Promise((r) => setTimeout(r, 300));
-    await holder.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
-    const done = await waiting;
-    expect(done.code).toBe(0);
-    expect(done.stderr).toContain('waiting for the migration lock');
-  } finally {
-    await holder.end();
-  }
+describe('the migration lock', () => {
+  test('held elsewhere: up and down time out with exit 4 naming the holder, and write nothing', async () => {
+    expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+    const holder = new Client({ connectionString: t.url, application_name: 'the-other-deploy' });
+    await holder.connect();
+    try {
+      const pid = (await holder.query('SELECT pg_backend_pid() AS pid')).rows[0].pid;
+      await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
+      const before = await snapshot();
+      const up = await cli('migrate', 'up', '--lock-timeout', '1s');
+      expect(up.code).toBe(4);
+      expect(up.stderr).toContain(`error: Timed out after 1s waiting for the migration lock, held by pid ${pid} (the-other-deploy, user `);
+      expect(up.stderr).toContain('raise --lock-timeout');
+      const down = await cli('migrate', 'down', '--yes', '--lock-timeout', '500ms');
+      expect(down.code).toBe(4);
+      expect(down.stderr).toContain(`held by pid ${pid} (the-other-deploy`);
+      expect(await snapshot()).toEqual(before);
+    } finally {
+      await holder.end();
+    }
+  });
+
+  test('a waiter goes on once the lock is released, and says whom it waited for', async () => {
+    const holder = new Client({ connectionString: t.url, application_name: 'the-other-deploy' });
+    await holder.connect();
+    let released = false;
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
+      const waiting = cli('migrate', 'up', '--lock-timeout', '30s');
+      await waitFor('the waiter to poll the lock', someoneWaitsForTheLock);
+      expect(await tables()).toEqual([]);
+      await holder.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
+      released = true;
+      const done = await waiting;
+      expect(done.code).toBe(0);
+      expect(done.stderr).toMatch(/waiting for the migration lock, held by pid \d+ \(the-other-deploy/);
+      expect(await historyNames()).toEqual(names);
+    } finally {
+      if (!released) await holder.query('SELECT pg_advisory_unlock_all()').catch(() => undefined);
+      await holder.end();
+    }
+  });
+
+  test('down reverts what it chose, or nothing: a history changed while it waited for the lock is refused (3)', async () => {
+    expect((await cli('migrate', 'up')).code).toBe(0);
+    const holder = new Client({ connectionString: t.url, application_name: 'another-operator' });
+    await holder.connect();
+    try {
+      await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
+      // This command chooses the newest migration (the indexes), then waits for the lock...
+      const waiting = cli('migrate', 'down', '--count', '1', '--yes', '--lock-timeout', '30s');
+      await waitFor('the down to poll the lock', someoneWaitsForTheLock);
+      // ...while another operator, holding the lock, reverts that very migration.
+      const runner = { query: async (sql: string, params?: unknown[]) => (await holder.query(sql, params)).rows } as unknown as QueryRunner;
+      await migrations[1].instance.down(runner);
+      await holder.query('DELETE FROM sagactl_migrations WHERE name = $1', [INDEX_MIGRATION]);
+      await holder.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
+      const done = await waiting;
+      // "--count 1" would now mean the table migration: nobody chose to drop every table.
+      expect(done.code).toBe(3);
+      expect(done.stderr).toContain(`it would now revert ${TABLES_MIGRATION} instead of ${INDEX_MIGRATION}. Nothing was reverted.`);
+      expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+      expect(await tables()).toContain('users');
+    } finally {
+      await holder.end();
+    }
+  });
 });
 
-test('an INVALID index left by a failed build is dropped and rebuilt', async () => {
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  const indexes = loadMigrations().find((m) => !m.transactional)!;
-  await t.db.query('DELETE FROM sagactl_migrations WHERE name = $1', [indexes.name]);
-  await t.db.query(`UPDATE pg_index SET indisvalid = false WHERE indexrelid = 'idx_saga_states_status'::regclass`);
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  const valid = await t.db.query(`SELECT indisvalid FROM pg_index WHERE indexrelid = 'idx_saga_states_status'::regclass`);
-  expect(valid[0].indisvalid).toBe(true);
+test('an INVALID index left by a failed CREATE INDEX CONCURRENTLY is dropped and built again; a valid one is kept', async () => {
+  expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+  // A build that died half way: a concurrent unique build over duplicates fails and leaves its index INVALID.
+  await t.db.query(`INSERT INTO saga_states (transaction_id, status, user_id, item_id, quantity, price, mode)
+                    VALUES ('t1', 'pending', 'u', 'i', 1, 1.00, 'orchestration'), ('t2', 'pending', 'u', 'i', 1, 1.00, 'orchestration')`);
+  await expect(t.db.query('CREATE UNIQUE INDEX CONCURRENTLY idx_saga_states_status ON saga_states (status)')).rejects.toThrow(/could not create unique index/);
+  // And one the crashed run had already finished.
+  await t.db.query('CREATE INDEX CONCURRENTLY idx_saga_states_user_id ON saga_states (user_id)');
+  const oid = async (name: string) => (await t.db.query(`SELECT $1::regclass::oid::int AS oid`, [name]))[0].oid;
+  const finishedOid = await oid('idx_saga_states_user_id');
+  expect(await designIndexes()).toEqual([
+    'CREATE UNIQUE INDEX idx_saga_states_status ON public.saga_states USING btree (status) INVALID',
+    'CREATE INDEX idx_saga_states_user_id ON public.saga_states USING btree (user_id)',
+  ]);
+
+  const up = await cli('migrate', 'up');
+  expect(up.code).toBe(0);
+  expect(await designIndexes()).toEqual(DESIGN_INDEXES);
+  expect(await oid('idx_saga_states_user_id')).toBe(finishedOid);
+  expect(await historyNames()).toEqual(names);
 });
 
-test('down: refuses without --yes off a terminal; --count and --to', async () => {
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  const refused = await runMain(['migrate', 'down'], env());
+test('down: refuses without --yes off a terminal; --count and --to; more than applied is exit 3', async () => {
+  expect((await cli('migrate', 'up')).code).toBe(0);
+  const refused = await cli('migrate', 'down');
   expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain('stdin is not a terminal');
   expect(refused.stderr).toContain('--yes');
-  expect(await history()).toHaveLength(count);
-  const one = await runMain(['migrate', 'down', '--count', '1', '--yes', '--json'], env());
+  expect(await historyNames()).toEqual(names);
+  expect((await cli('migrate', 'down', '--to', '0')).code).toBe(2);
+  expect(await designIndexes()).toEqual(DESIGN_INDEXES);
+
+  const one = await cli('migrate', 'down', '--count', '1', '--yes');
   expect(one.code).toBe(0);
-  expect(await history()).toHaveLength(count - 1);
-  expect((await runMain(['migrate', 'down', '--count', String(count + 5), '--yes'], env())).code).toBe(3);
-  expect((await runMain(['migrate', 'down', '--to', '0', '--yes'], env())).code).toBe(0);
-  expect(await history()).toHaveLength(0);
-  expect((await runMain(['migrate', 'down', '--to', '0', '--yes'], env())).stdout).toContain('Nothing to revert');
-  expect(await tables()).toBe(1); // only the history table is left
-  expect((await runMain(['migrate', 'up'], env())).code).toBe(0);
-  expect(await history()).toHaveLength(count);
+  expect(one.stdout).toMatch(new RegExp(`^reverted ${INDEX_MIGRATION} \\(\\d+ ms\\)`));
+  expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+  expect(await designIndexes()).toEqual([]);
+  const tooMany = await cli('migrate', 'down', '--count', String(count + 5), '--yes');
+  expect(tooMany.code).toBe(3);
+  expect(tooMany.stderr).toContain(`Cannot revert ${count + 5} migration(s): 1 applied.`);
+  expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+  expect((await cli('migrate', 'down', '--to', TABLES_MIGRATION, '--yes')).stdout).toContain('Nothing to revert.');
+  expect((await cli('migrate', 'down', '--to', '0', '--yes')).code).toBe(0);
+  expect((await cli('migrate', 'down', '--to', '0', '--yes')).stdout).toContain('Nothing to revert');
+  expect(await tables()).toEqual(['sagactl_migrations']);
 });
 
 describe('bad values: exit 2 and nothing written', () => {
-  test.each([
-    [['migrate', 'up', '--to', 'no-such-migration']],
-    [['migrate', 'up', '--lock-timeout', 'xyz']],
-    [['migrate', 'down', '--to', 'no-such-migration', '--yes']],
-    [['migrate', 'down', '--count', '-1', '--yes']],
-    [['migrate', 'down', '--count', 'abc', '--yes']],
-    [['migrate', 'down', '--count', '1', '--to', '0', '--yes']],
-    [['migrate', 'plan', '--to', 'nope']],
-    [['migrate', 'create', 'Bad Name']],
-    [['migrate', 'sideways']],
-    [['migrate', 'up', '--no-such-option']],
-    [['migrate', 'up', '--database-url', 'not-a-url']],
-    [['migrate', 'up', '--database-url', 'mysql://root@127.0.0.1/x']],
-    [['migrate', 'up', '--pool', '0']],
-  ])('%j', async (argv) => {
-    const r = await runMain(argv, env());
-    expect(r.code).toBe(2);
-    expect(r.stderr.length).toBeGreaterThan(0);
-    expect(await tables()).toBe(0);
+  const BAD: [string[], RegExp][] = [
+    [['migrate', 'up', '--to', 'no-such-migration'], /--to names no migration: "no-such-migration"/],
+    [['migrate', 'up', '--lock-timeout', 'xyz'], /--lock-timeout must be a duration/],
+    [['migrate', 'up', '--lock-timeout', '-1s'], /--lock-timeout must be a duration/],
+    [['migrate', 'down', '--to', 'no-such-migration', '--yes'], /--to names no applied migration: "no-such-migration"/],
+    [['migrate', 'down', '--to', INDEX_MIGRATION.replace(/\d{13}/, '1900000000000'), '--yes'], /--to names no applied migration/],
+    [['migrate', 'down', '--count', '-1', '--yes'], /--count must be a whole number from 1/],
+    [['migrate', 'down', '--count', '0', '--yes'], /--count must be a whole number from 1/],
+    [['migrate', 'down', '--count', 'abc', '--yes'], /--count must be a whole number/],
+    [['migrate', 'down', '--count', '1', '--to', '0', '--yes'], /Give --count or --to, not both/],
+    [['migrate', 'down', '--yes', '--lock-timeout', 'xyz'], /--lock-timeout must be a duration/],
+    [['migrate', 'plan', '--to', 'nope'], /--to names no migration/],
+    [['migrate', 'create', 'Bad Name'], /A migration name is lower-case/],
+    [['migrate', 'create', 'a--b'], /A migration name is lower-case/],
+    [['migrate', 'sideways'], /unknown command 'sideways'/],
+    [['migrate', 'up', '--no-such-option'], /unknown option '--no-such-option'/],
+    [['migrate', 'down', '--count'], /argument missing/],
+  ];
+
+  test('on an empty database every one of them creates nothing, not even the history table', async () => {
+    for (const [argv, message] of BAD) {
+      const r = await runMain(argv, env());
+      expect([argv, r.code]).toEqual([argv, 2]);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(await tables()).toEqual([]);
   });
 
-  test('DB_PORT=abc is a configuration error', async () => {
-    const r = await runMain(['migrate', 'status'], { DB_HOST: '127.0.0.1', DB_PORT: 'abc' });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('DB_PORT');
+  test('on a migrated database every one of them leaves the schema and its history as they were', async () => {
+    expect((await cli('migrate', 'up')).code).toBe(0);
+    const before = await snapshot();
+    for (const [argv, message] of BAD) {
+      const r = await runMain(argv, env());
+      expect([argv, r.code]).toEqual([argv, 2]);
+      expect(r.stderr).toMatch(message);
+    }
+    expect(await snapshot()).toEqual(before);
+    expect(fs.readdirSync(path.join(ROOT, 'migrations'))).toEqual(names.map((n) => `${n}.ts`));
   });
-
-  test('an unreachable server (port 1) fails fast with exit 4', async () => {
-    const started = Date.now();
-    const r = await runMain(['migrate', 'up'], { DATABASE_URL: 'postgres://postgres:hunter2@127.0.0.1:1/x' });
-    expect(r.code).toBe(4);
-    expect(Date.now() - started).toBeLessThan(15_000);
-    expect(r.stderr).not.toContain('hunter2');
-    expect(r.stderr.split('\n')[0]).toBe('database: postgres://postgres:****@127.0.0.1:1/x (DATABASE_URL)');
-  });
-
-  test('an unknown database says how to create it (exit 4)', async () => {
-    const r = await runMain(['migrate', 'status'], { DATABASE_URL: t.url.replace(/\/[^/]+$/, '/sagactl_does_not_exist') });
-    expect(r.code).toBe(4);
-    expect(r.stderr).toContain('createdb sagactl_does_not_exist');
-  });
-});
-
-test('create writes a timestamped migration file', async () => {
-  const { createMigrationFile } = await import('../../src/migrate/create');
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-create-'));
-  const created = createMigrationFile('add-user-email', dir, 1800000000000);
-  expect(created.name).toBe('1800000000000-add-user-email');
-  expect(fs.readFileSync(created.file, 'utf8')).toContain('export class AddUserEmail1800000000000 implements MigrationInterface');
-  expect(() => createMigrationFile('add-user-email', dir, 1800000000000)).toThrow(/EEXIST/);
-  fs.rmSync(dir, { recursive: true, force: true });
 });
