@@ -2,7 +2,8 @@ import { Command } from 'commander';
 import { Io } from './io';
 import { withApp } from './adapter';
 import { assertCanPrompt, confirm } from './prompts';
-import { UsageError } from '../errors';
+import { StateError, UsageError } from '../errors';
+import { PG, pgCode } from '../db/pg-errors';
 import { GenerateFlags, GenerateOptions, parseGenerateOptions } from '../seed/generate';
 
 export function registerSeed(program: Command, io: Io): void {
@@ -18,7 +19,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ sagactl seed fixtures\n  $ sagactl seed fixtures --reset')
     .action(withApp<{ reset?: boolean }, void>(io, 'seed-fixtures', () => undefined, async (app, _i, ctx) => {
       const { loadFixtures } = (require('../seed/fixtures') as typeof import('../seed/fixtures'));
-      const result = await loadFixtures(app.db, { reset: ctx.opts.reset });
+      const result = await needsSchema(() => loadFixtures(app.db, { reset: ctx.opts.reset }));
       ctx.out.result(result, () => {
         ctx.out.print(`users: ${result.users.inserted} inserted, ${result.users.reset} reset`);
         ctx.out.print(`items: ${result.items.inserted} inserted, ${result.items.reset} reset`);
@@ -36,7 +37,7 @@ Examples:
       async (app, opts, ctx) => {
         const { generateRows } = (require('../seed/copy') as typeof import('../seed/copy'));
         const bar = ctx.out.progress('seeding', opts.users + opts.items);
-        const result = await generateRows(app.db, opts, (done) => bar.tick(done));
+        const result = await needsSchema(() => generateRows(app.db, opts, (done) => bar.tick(done)));
         bar.done();
         ctx.out.result({ seed: opts.seed, ...result }, () => {
           ctx.out.print(`generated ${result.users} users and ${result.items} items (seed ${opts.seed}) in ` +
@@ -52,7 +53,17 @@ Examples:
       if (!(await confirm(io, ctx.opts.yes, `Empty ${DOMAIN_TABLES.join(', ')}?`))) {
         throw new UsageError('Not confirmed; nothing emptied.');
       }
-      await resetDomain(app.db);
+      await needsSchema(() => resetDomain(app.db));
       ctx.out.result({ emptied: DOMAIN_TABLES }, () => ctx.out.print(`emptied ${DOMAIN_TABLES.join(', ')}`));
     }));
+}
+
+/** Seeding writes the migrated tables: before `migrate up` that is a state to fix (exit 3), not an internal error. */
+async function needsSchema<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (pgCode(err) !== PG.undefinedTable) throw err;
+    throw new StateError(`The schema is not migrated: ${(err as Error).message}.`, 'Run `sagactl migrate up` first.');
+  }
 }
