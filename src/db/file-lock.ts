@@ -2,14 +2,24 @@ import fs from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnreachableError } from '../errors';
 
-/** True when a process with this pid exists on this host. */
+/**
+ * True when a process with this pid runs on this host. A zombie (exited, not yet reaped: a
+ * postmaster stopped or killed under a container's PID 1 that reaps late) still answers kill 0,
+ * but is dead: its lock or its server is gone.
+ */
 export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+  return !isZombie(pid);
+}
+
+function isZombie(pid: number): boolean {
+  // Linux only; elsewhere the stat file is missing and kill 0 has the last word.
+  const stat = readOr(`/proc/${pid}/stat`, '');
+  return /^\d+ \(.*\) Z/s.test(stat);
 }
 
 /**
