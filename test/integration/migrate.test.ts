@@ -8,11 +8,16 @@ import { ROOT, runBin, runMain } from '../support/cli';
 import { loadMigrations } from '../../src/migrate/loader';
 import { LOCK_KEYS, LOCK_NAMESPACE } from '../../src/migrate/lock';
 
+// The design's two migrations come first; the tests hold whatever follows them too.
 const migrations = loadMigrations();
 const names = migrations.map((m) => m.name);
-const [TABLES_MIGRATION, INDEX_MIGRATION] = names;
+const TABLES_MIGRATION = '1764000000000-create-tables';
+const INDEX_MIGRATION = '1764000000100-design-indexes';
+const NEWEST = names[names.length - 1];
 const count = migrations.length;
 /** The seven indexes of the design's section 3.1, as PostgreSQL prints them. */
+const DESIGN_INDEX_NAMES = ['idx_saga_states_status', 'idx_saga_states_user_id', 'idx_saga_states_created_at',
+  'idx_saga_step_results_transaction_id', 'idx_transaction_logs_user_id', 'idx_notifications_user_id_status', 'idx_saga_states_status_created_at'];
 const DESIGN_INDEXES = [
   'CREATE INDEX idx_notifications_user_id_status ON public.notifications USING btree (user_id, status)',
   'CREATE INDEX idx_saga_states_created_at ON public.saga_states USING btree (created_at)',
@@ -36,7 +41,7 @@ const historyNames = async () => (await history()).map((r) => r.name);
 const tables = async () => (await t.db.query(`SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1`)).map((r) => r.tablename);
 const designIndexes = async () => (await t.db.query(
   `SELECT pg_get_indexdef(i.indexrelid) AS def, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE c.relname LIKE 'idx\\_%' ORDER BY c.relname`)).map((r) => `${r.def}${r.indisvalid ? '' : ' INVALID'}`);
+    WHERE c.relname = ANY($1) ORDER BY c.relname`, [DESIGN_INDEX_NAMES])).map((r) => `${r.def}${r.indisvalid ? '' : ' INVALID'}`);
 /** Everything a command could have written: tables, indexes, history. */
 const snapshot = async () => ({
   tables: await tables(),
@@ -61,9 +66,11 @@ test('up, down to zero, up again: the schema, its indexes and a history row per 
   expect(up.code).toBe(0);
   expect(up.stderr.split('\n')[0]).toBe(`database: ${t.url} (DATABASE_URL)`);
   expect(JSON.parse(up.stdout).ran.map((r: { name: string; transactional: boolean }) => [r.name, r.transactional]))
-    .toEqual([[TABLES_MIGRATION, true], [INDEX_MIGRATION, false]]);
-  expect(await tables()).toEqual(['items', 'notifications', 'operator_audit', 'saga_events', 'saga_states', 'saga_step_results',
-    'sagactl_migrations', 'transaction_logs', 'users']);
+    .toEqual(migrations.map((m) => [m.name, m.transactional]));
+  expect(names.slice(0, 2)).toEqual([TABLES_MIGRATION, INDEX_MIGRATION]);
+  expect(migrations.slice(0, 2).map((m) => m.transactional)).toEqual([true, false]);
+  expect(await tables()).toEqual(expect.arrayContaining(['items', 'notifications', 'operator_audit', 'saga_events', 'saga_states',
+    'saga_step_results', 'sagactl_migrations', 'transaction_logs', 'users']));
   expect(await designIndexes()).toEqual(DESIGN_INDEXES);
 
   const rows = await history();
@@ -110,7 +117,9 @@ describe('migrate plan', () => {
     const before = await t.db.query(`SELECT count(*)::int AS n FROM pg_class WHERE relnamespace = 'public'::regnamespace`);
     const r = await cli('migrate', 'plan');
     expect(r.code).toBe(0);
-    const [history, tablesBlock, indexBlock] = r.stdout.split('\n\n');
+    const blocks = r.stdout.trim().split('\n\n');
+    expect(blocks).toHaveLength(1 + count);
+    const [history, tablesBlock, indexBlock] = blocks;
     expect(history).toMatch(/^-- \(history table\): outside a transaction[^\n]*\nCREATE TABLE IF NOT EXISTS sagactl_migrations/);
     const lines = tablesBlock.split('\n');
     expect(lines[0]).toBe(`-- ${TABLES_MIGRATION}: one transaction`);
@@ -124,7 +133,7 @@ describe('migrate plan', () => {
 
     const json = JSON.parse((await cli('migrate', 'plan', '--json')).stdout);
     expect(json.plan.map((p: { name: string; transactional: boolean }) => [p.name, p.transactional]))
-      .toEqual([['(history table)', false], [TABLES_MIGRATION, true], [INDEX_MIGRATION, false]]);
+      .toEqual([['(history table)', false], ...migrations.map((m) => [m.name, m.transactional])]);
     expect(json.plan[1].statements[0]).toEqual({ sql: 'BEGIN' });
     expect(json.plan[1].statements.at(-1)).toEqual({ sql: 'COMMIT' });
     expect(json.plan[2].statements.at(-1).params.slice(0, 3)).toEqual([INDEX_MIGRATION, migrations[1].checksum, false]);
@@ -143,8 +152,8 @@ describe('migrate plan', () => {
     const before = { ...(await snapshot()), stats: await stats() };
     const r = await cli('migrate', 'plan', '--json');
     expect(r.code).toBe(0);
-    expect(JSON.parse(r.stdout).plan.map((p: { name: string }) => p.name)).toEqual([INDEX_MIGRATION]);
-    expect((await cli('migrate', 'plan')).stdout).not.toContain('CREATE TABLE');
+    expect(JSON.parse(r.stdout).plan.map((p: { name: string }) => p.name)).toEqual(names.slice(1));
+    expect((await cli('migrate', 'plan')).stdout).not.toContain('CREATE TABLE users');
     expect({ ...(await snapshot()), stats: await stats() }).toEqual(before);
 
     const upToDate = await cli('migrate', 'up');
@@ -161,7 +170,7 @@ describe('checks: status --check and validate', () => {
     expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
     const half = await cli('migrate', 'status', '--check');
     expect(half.code).toBe(6);
-    expect(half.stdout).toContain('1 applied, 1 pending, 0 changed');
+    expect(half.stdout).toContain(`1 applied, ${count - 1} pending, 0 changed`);
     expect((await cli('migrate', 'up')).code).toBe(0);
     expect((await cli('migrate', 'status', '--check')).code).toBe(0);
     const validate = await cli('migrate', 'validate', '--json');
@@ -288,19 +297,19 @@ describe('the migration lock', () => {
     await holder.connect();
     try {
       await holder.query('SELECT pg_advisory_lock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
-      // This command chooses the newest migration (the indexes), then waits for the lock...
+      // This command chooses the newest migration, then waits for the lock...
       const waiting = cli('migrate', 'down', '--count', '1', '--yes', '--lock-timeout', '30s');
       await waitFor('the down to poll the lock', someoneWaitsForTheLock);
       // ...while another operator, holding the lock, reverts that very migration.
       const runner = { query: async (sql: string, params?: unknown[]) => (await holder.query(sql, params)).rows } as unknown as QueryRunner;
-      await migrations[1].instance.down(runner);
-      await holder.query('DELETE FROM sagactl_migrations WHERE name = $1', [INDEX_MIGRATION]);
+      await migrations[count - 1].instance.down(runner);
+      await holder.query('DELETE FROM sagactl_migrations WHERE name = $1', [NEWEST]);
       await holder.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, LOCK_KEYS.migrate]);
       const done = await waiting;
-      // "--count 1" would now mean the table migration: nobody chose to drop every table.
+      // "--count 1" would now mean the migration before it, which nobody chose to revert.
       expect(done.code).toBe(3);
-      expect(done.stderr).toContain(`it would now revert ${TABLES_MIGRATION} instead of ${INDEX_MIGRATION}. Nothing was reverted.`);
-      expect(await historyNames()).toEqual([TABLES_MIGRATION]);
+      expect(done.stderr).toContain(`it would now revert ${names[count - 2]} instead of ${NEWEST}. Nothing was reverted.`);
+      expect(await historyNames()).toEqual(names.slice(0, -1));
       expect(await tables()).toContain('users');
     } finally {
       await holder.end();
@@ -342,7 +351,10 @@ test('down: refuses without --yes off a terminal; --count and --to; more than ap
 
   const one = await cli('migrate', 'down', '--count', '1', '--yes');
   expect(one.code).toBe(0);
-  expect(one.stdout).toMatch(new RegExp(`^reverted ${INDEX_MIGRATION} \\(\\d+ ms\\)`));
+  expect(one.stdout).toMatch(new RegExp(`^reverted ${NEWEST} \\(\\d+ ms\\)`));
+  expect(await historyNames()).toEqual(names.slice(0, -1));
+  const toTables = await cli('migrate', 'down', '--to', TABLES_MIGRATION, '--yes', '--json');
+  expect(JSON.parse(toTables.stdout).ran.map((r: { name: string }) => r.name)).toEqual(names.slice(1, -1).reverse());
   expect(await historyNames()).toEqual([TABLES_MIGRATION]);
   expect(await designIndexes()).toEqual([]);
   const tooMany = await cli('migrate', 'down', '--count', String(count + 5), '--yes');
