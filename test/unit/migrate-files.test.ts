@@ -35,12 +35,13 @@ describe('checksums', () => {
 });
 
 describe('the loader', () => {
-  test("the project's migrations, in order, the index one outside a transaction", () => {
+  test("the project's migrations, in order: the design's tables, then its indexes outside a transaction", () => {
     const all = loadMigrations();
-    expect(all.map((m) => [m.name, m.transactional])).toEqual([
+    expect(all.slice(0, 2).map((m) => [m.name, m.transactional])).toEqual([
       ['1764000000000-create-tables', true],
       ['1764000000100-design-indexes', false],
     ]);
+    expect(all.map((m) => m.name)).toEqual(fs.readdirSync(migrationsDir()).filter((f) => f.endsWith('.ts')).map((f) => f.slice(0, -3)).sort());
   });
 
   test('files are ordered by name and anything not named <13 digits>-<name>.ts is ignored', () => {
