@@ -1,12 +1,23 @@
+import fs from 'node:fs';
+import path from 'node:path';
 import { Command } from 'commander';
 import { Io } from './io';
-import { withoutApp } from './adapter';
+import { Ctx, withApp, withoutApp } from './adapter';
+import { Output, toJson } from './output';
 import { resolveConfig } from '../config';
 import { UsageError } from '../errors';
+import { parseIntOption } from '../duration';
+import type { App } from '../app';
+import type { HealthReport } from '../health/health';
 
 export function registerDb(program: Command, io: Io): void {
   const db = program.command('db').description('the embedded server, database health and the integrity check')
-    .addHelpText('after', '\nExamples:\n  $ sagactl db start     keep the embedded server running between commands\n  $ sagactl db stop');
+    .addHelpText('after', `
+Examples:
+  $ sagactl db health                  connections, long transactions, locks, sizes, cache hit, slow queries
+  $ sagactl db start                   keep the embedded server running between commands
+  $ sagactl db stop`);
+  registerHealth(db, io);
 
   db.command('start').description('start the embedded PostgreSQL and keep it running; prints its URL')
     .addHelpText('after', '\nExamples:\n  $ sagactl db start\n  $ psql "$(sagactl db start)"')
@@ -34,4 +45,102 @@ function embeddedHome(io: Io, opts: { databaseUrl?: string; embedded?: boolean; 
   const config = resolveConfig({ ...opts, embedded: opts.databaseUrl === undefined ? true : opts.embedded }, io.env, io.cwd);
   if (config.database.kind !== 'embedded') throw new UsageError('db start/stop manage the embedded server; no --database-url here.');
   return config.database.home;
+}
+
+type HealthFlags = { format?: string; output?: string; watch?: string };
+interface HealthInput { format: 'text' | 'json' | 'prometheus'; output?: string; intervalMs?: number }
+
+function registerHealth(db: Command, io: Io): void {
+  db.command('health').description('connections, long transactions, lock waits, sizes, cache hit ratio, slow queries, migrations')
+    .option('--format <format>', 'text | json | prometheus (node_exporter textfile format)', 'text')
+    .option('--output <file>', 'write the report to this file, atomically (temp file + rename), instead of stdout')
+    .option('--watch <seconds>', 'redraw every N seconds, 1 to 86400, until interrupted')
+    .addHelpText('after', `
+Examples:
+  $ sagactl db health
+  $ sagactl db health --json
+  $ sagactl db health --watch 5
+  $ sagactl db health --format prometheus --output /var/lib/node_exporter/textfile/sagactl.prom
+    (from cron, every minute: node_exporter's textfile collector reads the file)`)
+    .action(withApp<HealthFlags, HealthInput>(io, 'db-health', parseHealth, async (app, input, ctx) => {
+      const { runWatch } = require('../health/watch') as typeof import('../health/watch');
+      if (input.intervalMs === undefined) return emitHealth(app, input, ctx, false);
+      const stop = new AbortController();
+      const onSignal = () => stop.abort();
+      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+      try {
+        await runWatch({ intervalMs: input.intervalMs, signal: stop.signal }, () => emitHealth(app, input, ctx, true));
+      } finally {
+        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+      }
+    }));
+}
+
+export function parseHealth(ctx: Ctx<HealthFlags>): HealthInput {
+  const o = ctx.opts;
+  const formats = ['text', 'json', 'prometheus'];
+  if (o.format !== undefined && !formats.includes(o.format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, got "${o.format}".`);
+  if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json') {
+    throw new UsageError(`--json and --format ${o.format} exclude each other.`);
+  }
+  const format = (o.json ? 'json' : o.format ?? 'text') as HealthInput['format'];
+  if (o.output !== undefined && format === 'text') {
+    throw new UsageError('--output writes --json or --format prometheus; choose one of them.', 'e.g. sagactl db health --format prometheus --output sagactl.prom');
+  }
+  return {
+    format,
+    output: o.output === undefined ? undefined : assertWritableTarget(o.output, ctx.io.cwd),
+    intervalMs: o.watch === undefined ? undefined : parseIntOption(o.watch, '--watch', 1, 86_400) * 1000,
+  };
+}
+
+/** Checked before anything connects, so a bad --output writes nothing and exits 2. */
+function assertWritableTarget(raw: string, cwd: string): string {
+  if (raw.trim() === '') throw new UsageError('--output needs a file name.');
+  const file = path.resolve(cwd, raw);
+  const dir = path.dirname(file);
+  if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) throw new UsageError(`--output: the folder ${dir} does not exist.`);
+  if (fs.existsSync(file) && fs.statSync(file).isDirectory()) throw new UsageError(`--output: ${file} is a folder, not a file.`);
+  try {
+    fs.accessSync(dir, fs.constants.W_OK);
+  } catch {
+    throw new UsageError(`--output: cannot write in ${dir} (permission denied).`);
+  }
+  return file;
+}
+
+async function emitHealth(app: App, input: HealthInput, ctx: Ctx<HealthFlags>, watching: boolean): Promise<void> {
+  const { getHealth } = require('../health/health') as typeof import('../health/health');
+  const report = await getHealth(app.db);
+  const text = renderHealth(report, input.format, watching);
+  if (input.output !== undefined) {
+    const { writeFileAtomic } = require('../health/atomic-write') as typeof import('../health/atomic-write');
+    writeFileAtomic(input.output, text ?? '');
+    ctx.out.info(`wrote ${input.output} (${report.at.toISOString()})`);
+  } else if (text !== undefined) {
+    ctx.io.stdout.write(text);
+  } else {
+    // Text: the terminal is cleared before each round of a watch, so it redraws in place.
+    if (watching && ctx.io.stdoutIsTTY) ctx.io.stdout.write('\x1b[2J\x1b[H');
+    if (watching) ctx.out.print(ctx.out.color.dim(`${report.at.toISOString()}  every ${ctx.opts.watch} s, Ctrl-C to stop`));
+    printHealth(ctx.out, report);
+  }
+}
+
+/** The machine formats as text; undefined for the human one, which goes through Output's tables. */
+function renderHealth(report: HealthReport, format: HealthInput['format'], watching: boolean): string | undefined {
+  if (format === 'prometheus') return (require('../health/prometheus') as typeof import('../health/prometheus')).renderPrometheus(report);
+  // A watch prints one JSON document per line, so `jq` and log shippers can follow it.
+  if (format === 'json') return watching ? `${JSON.stringify(report)}\n` : `${toJson(report)}\n`;
+  return undefined;
+}
+
+function printHealth(out: Output, report: HealthReport): void {
+  const { healthSections } = require('../health/sections') as typeof import('../health/sections');
+  for (const section of healthSections(report)) {
+    out.print(out.color.bold(section.title));
+    if (section.head && section.rows && section.rows.length > 0) out.table(section.head, section.rows);
+    for (const line of section.lines) out.print(`  ${line}`);
+    out.print('');
+  }
 }
