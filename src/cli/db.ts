@@ -5,19 +5,22 @@ import { Io } from './io';
 import { Ctx, withApp, withoutApp } from './adapter';
 import { Output, toJson } from './output';
 import { resolveConfig } from '../config';
-import { UsageError } from '../errors';
-import { parseIntOption } from '../duration';
+import { EXIT, OutcomeExit, UsageError } from '../errors';
+import { parseDuration, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { HealthReport } from '../health/health';
+import type { CheckReport } from '../health/check';
 
 export function registerDb(program: Command, io: Io): void {
   const db = program.command('db').description('the embedded server, database health and the integrity check')
     .addHelpText('after', `
 Examples:
   $ sagactl db health                  connections, long transactions, locks, sizes, cache hit, slow queries
+  $ sagactl db check                   the data-integrity invariants; exit 6 when one fails
   $ sagactl db start                   keep the embedded server running between commands
   $ sagactl db stop`);
   registerHealth(db, io);
+  registerCheck(db, io);
 
   db.command('start').description('start the embedded PostgreSQL and keep it running; prints its URL')
     .addHelpText('after', '\nExamples:\n  $ sagactl db start\n  $ psql "$(sagactl db start)"')
@@ -143,4 +146,36 @@ function printHealth(out: Output, report: HealthReport): void {
     for (const line of section.lines) out.print(`  ${line}`);
     out.print('');
   }
+}
+
+type CheckFlags = { stuckAfter: string };
+
+function registerCheck(db: Command, io: Io): void {
+  db.command('check').description('the data-integrity invariants (read-only); exit 6 when any fails')
+    .option('--stuck-after <duration>', 'a saga not moving for this long, with no live lease, is stuck', '10m')
+    .addHelpText('after', `
+Checks: no negative balance or stock; completed sagas have every forward step and their log row;
+compensated sagas undid every committed step; every refund matches its debit; failed sagas left
+no effect; no step recorded twice; no saga stuck beyond --stuck-after.
+Exit: 0 all hold, 6 any fails (the offending ids are printed).
+Examples:
+  $ sagactl db check
+  $ sagactl db check --json --stuck-after 30m`)
+    .action(withApp<CheckFlags, number>(io, 'db-check', (ctx) => parseDuration(ctx.opts.stuckAfter, '--stuck-after'),
+      async (app, stuckAfterMs, ctx) => {
+        const { runChecks } = require('../health/check') as typeof import('../health/check');
+        const report = await runChecks(app.db, { stuckAfterMs });
+        ctx.out.result(report, () => printChecks(ctx.out, report));
+        if (!report.ok) throw new OutcomeExit(EXIT.checkFailed);
+      }));
+}
+
+function printChecks(out: Output, report: CheckReport): void {
+  out.table(['check', 'result', 'count', 'offending (sample)'], report.checks.map((c) => [
+    c.name, c.ok ? out.color.green('pass') : out.color.red('FAIL'), c.count,
+    c.sample.map((s) => s.id).join(', ') + (c.count > c.sample.length ? `, … ${c.count - c.sample.length} more` : ''),
+  ]));
+  const failed = report.checks.filter((c) => !c.ok);
+  out.print(failed.length === 0 ? `all ${report.checks.length} checks pass`
+    : `${failed.length} of ${report.checks.length} checks fail: ${failed.map((c) => c.name).join(', ')}`);
 }

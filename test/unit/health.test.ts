@@ -204,4 +204,9 @@ describe('bad values: exit 2, nothing written, no database touched', () => {
     expect(fs.readdirSync(dir)).toEqual([]);
   });
 
+  test.each([['soon'], ['-5m'], ['']])('db check --stuck-after %j', async (value) => {
+    const r = await runMain(['db', 'check', '--stuck-after', value], env);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('--stuck-after must be a duration');
+  });
 });
