@@ -6,6 +6,7 @@ import { registerMigrate } from './migrate';
 import { registerSeed } from './seed';
 import { registerDb } from './db';
 import { registerSaga } from './saga';
+import { registerStats } from './stats';
 
 const EXIT_CODES = `
 Exit codes:
@@ -44,6 +45,7 @@ ${EXIT_CODES}`);
   registerSeed(program, io);
   registerSaga(program, io);
   registerDb(program, io);
+  registerStats(program, io);
   // Subcommands inherit the error handling and output routing of the root.
   for (const cmd of allCommands(program)) {
     cmd.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(add --help for usage)');
