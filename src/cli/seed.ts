@@ -26,21 +26,27 @@ Examples:
       });
     }));
 
-  seed.command('generate').description('generate deterministic users and items with COPY')
+  seed.command('generate').description('generate deterministic users, items and sagas with COPY')
     .option('--users <n>', 'how many users (gen-user-0000001 ...)')
     .option('--items <n>', 'how many items (gen-item-000001 ...)')
     .option('--seed <s>', 'seed of the generator: the same seed gives the same rows', '1')
     .option('--balance <amount>', 'every user gets this balance (default: drawn 1000.00-100000.00)')
     .option('--stock <n>', 'every item gets this stock (default: drawn 1000-100000)')
-    .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl seed generate --users 1000000 --json')
+    .option('--sagas <n>', 'how many sagas (gen-saga-0000000001 ...): mostly completed, some failed, compensated, stuck')
+    .option('--days <d>', 'with --sagas: spread them over this many days before --end (default 30)')
+    .option('--end <time>', 'with --sagas: the end of their window, ISO-8601 or a duration ago (default: now, to the minute)')
+    .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl seed generate --users 1000000 --json' +
+      '\n  $ sagactl seed generate --sagas 10000000 --days 30     statistics at scale (sagactl stats)')
     .action(withApp<GenerateFlags, GenerateOptions>(io, 'seed-generate', (ctx) => parseGenerateOptions(ctx.opts),
       async (app, opts, ctx) => {
         const { generateRows } = (require('../seed/copy') as typeof import('../seed/copy'));
-        const bar = ctx.out.progress('seeding', opts.users + opts.items);
+        const bar = ctx.out.progress('seeding', opts.users + opts.items + (opts.sagas ?? 0));
         const result = await needsSchema(() => generateRows(app.db, opts, (done) => bar.tick(done)));
         bar.done();
         ctx.out.result({ seed: opts.seed, ...result }, () => {
-          ctx.out.print(`generated ${result.users} users and ${result.items} items (seed ${opts.seed}) in ` +
+          const what = result.sagas === undefined ? `${result.users} users and ${result.items} items`
+            : `${result.users} users, ${result.items} items and ${result.sagas} sagas`;
+          ctx.out.print(`generated ${what} (seed ${opts.seed}) in ` +
             `${result.seconds.toFixed(2)} s: ${result.rowsPerSecond} rows/s` +
             (result.skipped ? `; ${result.skipped} already existed and were kept` : ''));
         });

@@ -4,7 +4,8 @@ import type { PoolClient } from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Db } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
-import { GenerateOptions, itemLine, userLine } from './generate';
+import { GenerateOptions, itemLine, sagaLine, userLine } from './generate';
+import { resetStatsRollup } from '../stats/rollup';
 
 const CHUNK_ROWS = 5_000;
 
@@ -12,6 +13,8 @@ export interface GenerateResult {
   users: number;
   items: number;
   rows: number;
+  /** Present when sagas were asked for. */
+  sagas?: number;
   /** Rows that already existed and were kept (a re-run over the same seed). */
   skipped: number;
   seconds: number;
@@ -21,6 +24,11 @@ export interface GenerateResult {
 const TABLES = {
   users: { columns: 'user_id, name, balance, status, purchase_limit', key: 'user_id' },
   items: { columns: 'item_id, name, price, stock, is_available', key: 'item_id' },
+  saga_states: {
+    columns: 'transaction_id, status, user_id, item_id, quantity, price, mode, created_at, updated_at, completed_at, ' +
+      'error_code, error_message, lease_owner, lease_expires_at',
+    key: 'transaction_id',
+  },
 } as const;
 
 /**
@@ -33,20 +41,32 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (d
   let done = 0;
   const progress = (n: number) => onProgress((done += n));
   let skipped = 0;
-  for (const [table, count, line] of [['users', opts.users, userLine], ['items', opts.items, itemLine]] as const) {
+  const sagas = opts.sagas ?? 0;
+  const plan = [['users', opts.users, userLine], ['items', opts.items, itemLine], ['saga_states', sagas, sagaLine]] as const;
+  for (const [table, count, line] of plan) {
     if (count === 0) continue;
     const before = done;
+    // Back-dated sagas land in minutes the statistics rollup may have folded: it starts over.
+    const after = (tx: PoolClient) => (table === 'saga_states' ? resetStatsRollup(tx) : Promise.resolve());
     try {
-      await db.withTransaction((tx) => copyInto(tx, table, count, (k) => line(opts, k), progress));
+      await db.withTransaction(async (tx) => {
+        await copyInto(tx, table, count, (k) => line(opts, k), progress);
+        await after(tx);
+      });
     } catch (err) {
       if (pgCode(err) !== PG.uniqueViolation) throw err;
       done = before;
-      skipped += await db.withTransaction((tx) => upsertVia(tx, table, count, (k) => line(opts, k), progress));
+      skipped += await db.withTransaction(async (tx) => {
+        const kept = await upsertVia(tx, table, count, (k) => line(opts, k), progress);
+        await after(tx);
+        return kept;
+      });
     }
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  const rows = opts.users + opts.items;
-  return { users: opts.users, items: opts.items, rows, skipped, seconds, rowsPerSecond: Math.round(rows / seconds) };
+  const rows = opts.users + opts.items + sagas;
+  return { users: opts.users, items: opts.items, ...(opts.sagas === undefined ? {} : { sagas }), rows, skipped, seconds,
+    rowsPerSecond: Math.round(rows / seconds) };
 }
 
 async function copyInto(tx: PoolClient, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {

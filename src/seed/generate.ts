@@ -1,5 +1,6 @@
 import { UsageError } from '../errors';
-import { parseIntOption } from '../duration';
+import { parseInstant, parseIntOption } from '../duration';
+import { ERROR_MESSAGES, ErrorCode } from '../saga/types';
 
 /**
  * Deterministic fake rows: row k is a pure function of (seed, k), so the same seed gives the same
@@ -14,6 +15,10 @@ export interface GenerateOptions {
   balance?: string;
   /** Fixed stock for every item; else drawn per item. */
   stock?: number;
+  /** Sagas (gen-saga-0000000001 ...), created over `days` days up to `endMs`; absent: none. */
+  sagas?: number;
+  days?: number;
+  endMs?: number;
 }
 
 function mix32(x: number): number {
@@ -48,12 +53,20 @@ export function itemLine(opts: GenerateOptions, k: number): string {
   return `${itemId(k)}\tItem ${k}\t${price}\t${stock}\tt\n`;
 }
 
-export interface GenerateFlags { users?: string; items?: string; seed?: string; balance?: string; stock?: string }
+export interface GenerateFlags {
+  users?: string; items?: string; seed?: string; balance?: string; stock?: string; sagas?: string; days?: string; end?: string;
+}
 
 export function parseGenerateOptions(flags: GenerateFlags): GenerateOptions {
   const users = parseIntOption(flags.users ?? '0', '--users', 0, 100_000_000);
   const items = parseIntOption(flags.items ?? '0', '--items', 0, 10_000_000);
-  if (users + items === 0) throw new UsageError('Nothing to generate: give --users N and/or --items M.');
+  if (flags.sagas === undefined && (flags.days !== undefined || flags.end !== undefined)) {
+    throw new UsageError('--days and --end place generated sagas in time; give --sagas N too.');
+  }
+  const sagas = flags.sagas === undefined ? undefined : parseSagaOptions(flags);
+  if (users + items + (sagas?.sagas ?? 0) === 0) {
+    throw new UsageError('Nothing to generate: give --users N and/or --items M.', 'Or sagas: --sagas N [--days D] [--end TIME].');
+  }
   const seed = parseIntOption(flags.seed ?? '1', '--seed', 0, 2_147_483_647);
   let balance: string | undefined;
   if (flags.balance !== undefined) {
@@ -64,5 +77,77 @@ export function parseGenerateOptions(flags: GenerateFlags): GenerateOptions {
     balance = `${Number(whole)}.${frac.padEnd(2, '0')}`;
   }
   const stock = flags.stock === undefined ? undefined : parseIntOption(flags.stock, '--stock', 0, 2_147_483_647);
-  return { users, items, seed, balance, stock };
+  return { users, items, seed, balance, stock, ...sagas };
+}
+
+function parseSagaOptions(flags: GenerateFlags): Pick<GenerateOptions, 'sagas' | 'days' | 'endMs'> {
+  const sagas = parseIntOption(flags.sagas!, '--sagas', 0, 100_000_000);
+  const days = parseIntOption(flags.days ?? '30', '--days', 1, 3650);
+  // Default end: this minute, so the sagas lead up to now; pass --end to get the same rows again.
+  const endMs = flags.end === undefined ? Math.floor(Date.now() / 60_000) * 60_000 : parseInstant(flags.end, '--end').getTime();
+  return { sagas, days, endMs };
+}
+
+export const sagaId = (k: number) => `gen-saga-${String(k).padStart(10, '0')}`;
+
+/** Users and items the sagas buy with when none are generated alongside. */
+export const SAGA_USERS = 1000;
+export const SAGA_ITEMS = 100;
+
+const FAILED_CODES: ErrorCode[] = ['INSUFFICIENT_BALANCE', 'INSUFFICIENT_BALANCE', 'PURCHASE_LIMIT_EXCEEDED', 'USER_NOT_ACTIVE'];
+const COMPENSATED_CODES: ErrorCode[] = ['INSUFFICIENT_STOCK', 'INSUFFICIENT_STOCK', 'ITEM_NOT_AVAILABLE'];
+const IN_FLIGHT = ['pending', 'in_progress', 'in_progress', 'compensating'];
+
+/** A timestamp in COPY text from microseconds since the epoch (UTC, like the columns). */
+function timestampText(us: number): string {
+  return `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 23)}${String(us % 1000).padStart(3, '0')}`;
+}
+
+/** Latency in µs: mostly 1.5-8 ms, a tail to 50 ms and 0.5 s, and one in a thousand up to 3 s. */
+function latencyUs(seed: number, k: number): number {
+  const r = draw(seed, k, 16, 0, 9999);
+  if (r < 9000) return draw(seed, k, 17, 1_500, 8_000);
+  if (r < 9900) return draw(seed, k, 17, 8_000, 50_000);
+  if (r < 9990) return draw(seed, k, 17, 50_000, 500_000);
+  return draw(seed, k, 17, 500_000, 3_000_000);
+}
+
+/**
+ * One saga_states row in COPY text format. Row k is a pure function of (seed, k) and the window
+ * (--sagas, --days, --end): sagas are spread evenly over the window in k order. The mix: 90%
+ * completed, 5.5% failed at validate_user, 4.3% compensated after reserve_inventory, 0.1%
+ * compensation_failed and 0.1% still in flight (lease expired 30 s after start: stuck); 70%
+ * orchestration. The price is the generated item's own (same seed), as text: no float holds it.
+ * No step rows are written; `stats` derives the failed step from the error code.
+ */
+export function sagaLine(opts: GenerateOptions, k: number): string {
+  const { seed } = opts;
+  const n = opts.sagas ?? 1;
+  const spanUs = (opts.days ?? 30) * 86_400_000_000;
+  const startUs = (opts.endMs ?? 0) * 1000 - spanUs;
+  const createdUs = startUs + Math.floor((k - 1 + draw(seed, k, 15, 0, 999_999) / 1e6) * (spanUs / n));
+  const item = draw(seed, k, 13, 1, opts.items || SAGA_ITEMS);
+  const user = userId(draw(seed, k, 12, 1, opts.users || SAGA_USERS));
+  const price = centsToText(draw(seed, item, 2, 100, 50_000));
+  const mode = draw(seed, k, 11, 0, 9) < 7 ? 'orchestration' : 'choreography';
+  const r = draw(seed, k, 10, 0, 9999);
+  const pick = <T>(list: readonly T[]) => list[draw(seed, k, 18, 0, list.length - 1)];
+  const quick = createdUs + draw(seed, k, 17, 1_000, 6_000);
+  let row: { status: string; code: ErrorCode | null; updated: number; completed?: number; lease?: number };
+  if (r < 9000) {
+    const done = createdUs + latencyUs(seed, k);
+    row = { status: 'completed', code: null, updated: done, completed: done };
+  } else if (r < 9550) row = { status: 'failed', code: pick(FAILED_CODES), updated: quick };
+  else if (r < 9980) row = { status: 'compensated', code: pick(COMPENSATED_CODES), updated: quick };
+  else if (r < 9990) row = { status: 'compensation_failed', code: 'COMPENSATION_FAILED', updated: quick };
+  else {
+    const status = pick(IN_FLIGHT);
+    row = { status, code: status === 'compensating' ? 'INSUFFICIENT_STOCK' : null, updated: createdUs, lease: createdUs + 30_000_000 };
+  }
+  const nul = '\\N';
+  const { status, code, updated, completed, lease } = row;
+  return [sagaId(k), status, user, itemId(item), draw(seed, k, 14, 1, 5), price, mode, timestampText(createdUs),
+    timestampText(updated), completed === undefined ? nul : timestampText(completed), code ?? nul,
+    code ? ERROR_MESSAGES[code] : nul, lease === undefined ? nul : 'generated', lease === undefined ? nul : `${timestampText(lease)}Z`,
+  ].join('\t') + '\n';
 }
