@@ -68,7 +68,10 @@ async function readStats(tx: PoolClient, opts: StatsOptions, refreshed: RefreshR
   const since = opts.since?.getTime() ?? MIN_TIME;
   const until = opts.until?.getTime() ?? MAX_TIME;
   const { rows: [head] } = await tx.query(
-    `SELECT (SELECT rolled_until FROM saga_stats_state) AS "rolledUntil", LOCALTIMESTAMP AS now,
+    // A rollup built from another incarnation of saga_states (truncated since, on a read-only
+    // server where the refresh could not start over) is not used at all.
+    `SELECT (SELECT rolled_until FROM saga_stats_state WHERE source_filenode = pg_relation_filenode('saga_states')) AS "rolledUntil",
+            LOCALTIMESTAMP AS now,
             (SELECT min(created_at) FROM saga_states WHERE created_at >= $1::timestamp AND created_at < $2::timestamp) AS first`,
     [iso(new Date(since)), iso(new Date(until))]);
   const now: Date = head.now;
