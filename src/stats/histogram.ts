@@ -57,10 +57,3 @@ export function percentileFromBins(bins: readonly LatencyBin[], p: number, maxMs
 function capAt(value: number, maxMs: number | null): number {
   return maxMs === null ? value : Math.min(value, maxMs);
 }
-
-/** Adds bins with the same number: the rollup's buckets and the live tail, merged. */
-export function mergeBins(...lists: readonly (readonly LatencyBin[])[]): LatencyBin[] {
-  const sums = new Map<number, number>();
-  for (const list of lists) for (const b of list) sums.set(b.bin, (sums.get(b.bin) ?? 0) + b.sagas);
-  return [...sums].sort(([a], [b]) => a - b).map(([bin, sagas]) => ({ bin, sagas }));
-}
