@@ -13,13 +13,20 @@ import { HOUR_MS, MINUTE_MS } from './segments';
  * the inserting transaction's start, so a saga may appear in a minute after the minute is over).
  * A saga that changes status later is caught two ways:
  * - markStatsDirty(db, ids), which operator compensate/recover call after the change commits;
- * - every refresh compares, per minute, the rolled-up and live counts of sagas that can still
- *   move (pending, in_progress, compensating, compensation_failed) and re-rolls minutes that differ.
+ * - every refresh compares, per minute of the last day, the rolled-up and live counts of sagas
+ *   that can still move (pending, in_progress, compensating, compensation_failed) and re-rolls
+ *   minutes that differ: an engine that stalled past the settle time and then finished its saga.
  * Rows inserted with an explicit old created_at (imports, generators) must call resetStatsRollup
  * or markStatsDirty; a TRUNCATE of saga_states is noticed by itself.
  */
 export const SETTLE_MS = 5 * MINUTE_MS;
 const CHUNK_MINUTES = 360;
+/**
+ * How far back the drift check looks. Leases last seconds: past a day only operators move a saga,
+ * and they mark it. Bounding the check keeps its cost to a day of unsettled sagas, where ten
+ * thousand stuck ones spread over a month cost ~80 ms a run.
+ */
+const DRIFT_LOOKBACK_MS = 24 * HOUR_MS;
 const LOCK_KEY = 'sagactl:stats-rollup';
 const READ_ONLY_TRANSACTION = '25006';
 
@@ -112,7 +119,7 @@ async function rollNextChunk(tx: PoolClient, rolledUntil: Date | null, horizon: 
 async function reRoll(tx: PoolClient, rolledUntil: Date | null): Promise<number> {
   const dirty = await tx.query('DELETE FROM saga_stats_dirty RETURNING minute');
   if (!rolledUntil) return 0;
-  const drifted = await tx.query(DRIFTED_MINUTES_SQL, [iso(rolledUntil)]);
+  const drifted = await tx.query(DRIFTED_MINUTES_SQL, [iso(rolledUntil), iso(new Date(rolledUntil.getTime() - DRIFT_LOOKBACK_MS))]);
   const w = rolledUntil.getTime();
   const minutes = new Set([...dirty.rows.map((r) => r.minute), ...drifted.rows.map((r) => r.bucket)]
     .map((d: Date) => d.getTime()).filter((m) => m < w)); // minutes past the watermark are rolled fresh later

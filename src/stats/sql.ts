@@ -89,17 +89,18 @@ export const ROLL_HOURS_SQL = [
 ];
 
 /**
- * Minutes below $1 (the watermark) whose count of unsettled sagas differs between the rollup and
- * the live table: a saga there moved on after its minute was rolled up. Cost follows the number of
- * unsettled sagas (the (status, created_at) index), not the size of the table.
+ * Minutes in [$2, $1) (up to the watermark) whose count of unsettled sagas differs between the
+ * rollup and the live table: a saga there moved on after its minute was rolled up. Cost follows
+ * the number of unsettled sagas in that span (the (status, created_at) index), not the table size.
  */
 export const DRIFTED_MINUTES_SQL = `
 WITH live AS (
   SELECT date_trunc('minute', created_at) AS bucket, status, count(*) AS n FROM saga_states
-   WHERE status IN (${UNSETTLED.map(quote).join(', ')}) AND created_at < $1::timestamp GROUP BY 1, 2),
+   WHERE status IN (${UNSETTLED.map(quote).join(', ')}) AND created_at >= $2::timestamp AND created_at < $1::timestamp GROUP BY 1, 2),
 rolled AS (
   SELECT bucket, status, sum(sagas) AS n FROM saga_stats_rollup
-   WHERE grain = 'minute' AND status IN (${UNSETTLED.map(quote).join(', ')}) AND bucket < $1::timestamp GROUP BY 1, 2)
+   WHERE grain = 'minute' AND status IN (${UNSETTLED.map(quote).join(', ')}) AND bucket >= $2::timestamp AND bucket < $1::timestamp
+   GROUP BY 1, 2)
 SELECT DISTINCT bucket FROM live FULL JOIN rolled USING (bucket, status) WHERE live.n IS DISTINCT FROM rolled.n`;
 
 export const iso = (d: Date) => d.toISOString();
