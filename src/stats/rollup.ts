@@ -40,27 +40,24 @@ export interface RefreshResult {
   rolledUntil: Date | null;
   minutesRolled: number;
   minutesReRolled: number;
-  /** saga_states was truncated or reloaded since the last refresh: the rollup was started over. */
-  restarted: boolean;
   /** Set when the rollup could not be written (a read-only server); the answer is still exact, only slower. */
   skipped?: string;
 }
 
-interface State { rolledUntil: Date | null; horizon: Date; restarted: boolean }
+interface State { rolledUntil: Date | null; horizon: Date }
 
 const floorHour = (ms: number) => Math.floor(ms / HOUR_MS) * HOUR_MS;
 
 /** Brings the rollup up to `now - settle`, then folds dirty and drifted minutes again. */
 export async function refreshRollup(db: Db, opts: RefreshOptions = {}): Promise<RefreshResult> {
   const settleMs = opts.settleMs ?? SETTLE_MS;
-  const result: RefreshResult = { rolledUntil: null, minutesRolled: 0, minutesReRolled: 0, restarted: false };
+  const result: RefreshResult = { rolledUntil: null, minutesRolled: 0, minutesReRolled: 0 };
   try {
     let horizon: Date | undefined;
     let first: number | undefined;
     for (;;) {
       const step = await db.withTransaction(async (tx) => {
         const state = await lockedState(tx, settleMs);
-        result.restarted ||= state.restarted;
         horizon ??= state.horizon; // fixed at the start: a long first build does not chase the clock
         return rollNextChunk(tx, state.rolledUntil, horizon);
       });
@@ -87,10 +84,10 @@ async function lockedState(tx: PoolClient, settleMs: number): Promise<State> {
     `SELECT rolled_until AS "rolledUntil", source_filenode IS DISTINCT FROM pg_relation_filenode('saga_states') AS moved,
             date_trunc('minute', LOCALTIMESTAMP - $1::int * interval '1 millisecond') AS horizon
        FROM saga_stats_state`, [settleMs]);
-  if (!s.moved) return { rolledUntil: s.rolledUntil, horizon: s.horizon, restarted: false };
+  if (!s.moved) return { rolledUntil: s.rolledUntil, horizon: s.horizon };
   await resetStatsRollup(tx);
   await tx.query(`UPDATE saga_stats_state SET source_filenode = pg_relation_filenode('saga_states')`);
-  return { rolledUntil: null, horizon: s.horizon, restarted: s.rolledUntil !== null };
+  return { rolledUntil: null, horizon: s.horizon };
 }
 
 /**
