@@ -3,7 +3,8 @@ import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output, toJson } from './output';
 import { bars, sparkline } from './charts';
-import { UsageError } from '../errors';
+import { StateError, UsageError } from '../errors';
+import { PG, pgCode } from '../db/pg-errors';
 import { parseInstant, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { SagaStats } from '../stats/summary';
@@ -87,6 +88,9 @@ async function emitStats(app: App, input: StatsInput, ctx: Ctx<StatsFlags>, watc
       bar ??= ctx.out.progress('building the statistics rollup (minutes)', total);
       bar.tick(done);
     },
+  }).catch((err) => {
+    if (pgCode(err) !== PG.undefinedTable) throw err;
+    throw new StateError(`The schema is not migrated: ${(err as Error).message}.`, 'Run `sagactl migrate up` first.');
   });
   bar?.done();
   if (input.format === 'prometheus') {

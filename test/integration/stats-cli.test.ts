@@ -138,6 +138,18 @@ test.each([
   expect(await state()).toEqual(before);
 });
 
+test('before migrate up: exit 3 and the fix, not an internal error', async () => {
+  const empty = await createTestDb({ empty: true });
+  try {
+    const r = await runMain(['stats'], { DATABASE_URL: empty.url });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('error: The schema is not migrated');
+    expect(r.stderr).toContain('Run `sagactl migrate up` first.');
+  } finally {
+    await empty.drop();
+  }
+});
+
 test('--help has examples and says how exact the figures are', async () => {
   const r = await cli('stats', '--help');
   expect(r.code).toBe(0);
