@@ -152,3 +152,16 @@ test('three commands at once share one server; the last one out stops it', async
   expect(serverRunning()).toBe(false);
   expect(fs.readdirSync(path.join(home, 'clients'))).toEqual([]);
 }, 120_000);
+
+(process.getuid?.() === 0 ? test : test.skip)('as root, a SAGACTL_HOME the postgres user cannot reach fails with exit 4 and says why', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-')); // 0700, root's
+  try {
+    const r = await runMain(['migrate', 'status'], { SAGACTL_HOME: path.join(parent, 'home') });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`error: Could not initialise the embedded PostgreSQL in ${parent}/home/data`);
+    expect(r.stderr).toContain('As root, every folder above SAGACTL_HOME must be reachable by the postgres user.');
+    expect(fs.existsSync(path.join(parent, 'home', 'data'))).toBe(false); // a half-made data folder would block the next try
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+  }
+}, 60_000);
