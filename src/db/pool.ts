@@ -43,6 +43,11 @@ export function createDb(pool: Pool, url: string): Db {
     },
     async withTransaction(fn) {
       const client = await pool.connect();
+      // A connection cut mid-transaction (server restart, pg_terminate_backend) must surface as the
+      // failing query's error, not as an unhandled 'error' event that kills the process.
+      let lost: Error | undefined;
+      const onError = (err: Error) => { lost = err; };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const result = await fn(client);
@@ -52,7 +57,8 @@ export function createDb(pool: Pool, url: string): Db {
         await client.query('ROLLBACK').catch(() => undefined);
         throw err;
       } finally {
-        client.release();
+        client.off('error', onError);
+        client.release(lost);
       }
     },
   };

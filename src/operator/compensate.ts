@@ -3,6 +3,7 @@ import { queryOver } from '../db/pool';
 import { EngineDeps, markCompensationFailed, runCompensation } from '../saga/engine';
 import { SAGA_STEPS } from '../saga/steps';
 import { ERROR_MESSAGES, StepName } from '../saga/types';
+import { markStatsDirty } from '../stats/rollup';
 import { recordAudit } from './audit';
 import { CompensationPlan, PlannedUndo, planFor, readFacts } from './plan';
 
@@ -49,6 +50,8 @@ export async function compensateSaga(deps: EngineDeps, id: string, opts: Compens
   } else {
     result = await applyUndos(deps, claim, opts.failAt);
   }
+  // The saga may have left a minute the stats rollup already folded: have stats fold it again.
+  if (result.undo.length > 0) await markStatsDirty(deps.db, [id]);
   if (result.outcome !== 'not_found') {
     await recordAudit(deps.db, { action: 'compensate', transactionId: id, reason: opts.reason, outcome: result.outcome,
       details: { before: result.before, undo: result.undo, verified: result.verified, detail: result.detail } });

@@ -2,6 +2,7 @@ import { EngineDeps, markCompensationFailed, runCompensation, runForward } from 
 import { SagaRunner } from '../saga/service';
 import { SAGA_STEPS, StepDefinition } from '../saga/steps';
 import { ERROR_MESSAGES, SagaMode, StepName } from '../saga/types';
+import { markStatsDirty } from '../stats/rollup';
 import { recordAudit } from './audit';
 import { readFacts } from './plan';
 import { findStuck, StuckSaga } from './stuck';
@@ -56,6 +57,7 @@ export async function recover(runner: SagaRunner, candidates: StuckSaga[], strat
     const action = actionFor(saga, strategy);
     await drive(runner, saga, action);
     const after = (await readFacts(deps.db, saga.transactionId))?.status ?? 'unknown';
+    await markStatsDirty(deps.db, [saga.transactionId]); // its minute may be rolled up already
     await recordAudit(deps.db, { action: 'recover', transactionId: saga.transactionId, reason, outcome: after,
       details: { before: saga.status, action, why: saga.why } });
     results.push({ transactionId: saga.transactionId, mode: saga.mode, before: saga.status, action, after });

@@ -85,8 +85,9 @@ function whereOf(f: ListFilters): { sql: string; params: unknown[] } {
   if (f.userId) add('user_id = ?', f.userId);
   if (f.itemId) add('item_id = ?', f.itemId);
   if (f.mode) add('mode = ?', f.mode);
-  if (f.since) add('created_at >= ?', f.since);
-  if (f.until) add('created_at < ?', f.until);
+  // ISO strings, not Dates: pg would send a Date in this machine's zone, which a timestamp column ignores.
+  if (f.since) add('created_at >= ?', f.since.toISOString());
+  if (f.until) add('created_at < ?', f.until.toISOString());
   return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
 }
 

@@ -14,7 +14,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t.drop(); });
 beforeEach(async () => {
-  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, operator_audit');
+  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, operator_audit, saga_stats_dirty');
   await loadFixtures(t.db, { reset: true });
 });
 
@@ -55,6 +55,8 @@ test('a real run refunds and restocks exactly, verifies, and audits who and why'
   expect(await balanceOf(t.db, 'user-123')).toBe('1000.00');
   expect(await stockOf(t.db, 'item-sword')).toBe(50);
   expect(await audit()).toEqual([expect.objectContaining({ action: 'compensate', transaction_id: 'tx-c', reason: 'INC-1 drill', outcome: 'compensated' })]);
+  // Its created minute is marked for the stats rollup to fold again.
+  expect((await t.db.query('SELECT count(*)::int AS n FROM saga_stats_dirty'))[0].n).toBeGreaterThan(0);
   // Twice: refused, nothing moves.
   const again = await cli('saga', 'compensate', 'tx-c', '--reason', 'again', '--yes', '--json');
   expect(again.code).toBe(3);

@@ -119,3 +119,14 @@ describe('bad input: a clear message, exit 2, and no saga written', () => {
     expect(await balanceOf(t.db, 'user-456')).toBe('50.00');
   });
 });
+
+test('on a database that was never migrated: exit 3 and the fix, not an internal error', async () => {
+  const empty = await createTestDb({ empty: true });
+  try {
+    const r = await runMain(['saga', 'list'], { DATABASE_URL: empty.url });
+    expect(r.code).toBe(3);
+    expect(r.stderr).toContain('sagactl migrate up');
+  } finally {
+    await empty.drop();
+  }
+});
