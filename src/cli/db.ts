@@ -66,7 +66,7 @@ Examples:
   $ sagactl db health --format prometheus --output /var/lib/node_exporter/textfile/sagactl.prom
     (from cron, every minute: node_exporter's textfile collector reads the file)`)
     .action(withApp<HealthFlags, HealthInput>(io, 'db-health', parseHealth, async (app, input, ctx) => {
-      const { runWatch } = require('../health/watch') as typeof import('../health/watch');
+      const { runWatch } = require('../watch') as typeof import('../watch');
       if (input.intervalMs === undefined) return emitHealth(app, input, ctx, false);
       const stop = new AbortController();
       const onSignal = () => stop.abort();

@@ -38,7 +38,7 @@ Examples:
   $ sagactl stats --since 15m --watch 5`)
     .action(withApp<StatsFlags, StatsInput>(io, 'stats', parseStats, async (app, input, ctx) => {
       if (input.intervalMs === undefined) return emitStats(app, input, ctx, false);
-      const { runWatch } = require('../stats/watch') as typeof import('../stats/watch');
+      const { runWatch } = require('../watch') as typeof import('../watch');
       const stop = new AbortController();
       const onSignal = () => stop.abort();
       process.once('SIGINT', onSignal).once('SIGTERM', onSignal);

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { ENABLE_STATEMENTS_HINT, HealthReport, summariseMigrations } from '../../src/health/health';
 import { labelText, renderPrometheus } from '../../src/health/prometheus';
 import { formatBytes, formatSeconds, healthSections } from '../../src/health/sections';
-import { runWatch } from '../../src/health/watch';
+import { runWatch } from '../../src/watch';
 import { writeFileAtomic } from '../../src/health/atomic-write';
 import { lockWaitsSql } from '../../src/health/queries';
 import { runMain } from '../support/cli';

@@ -1,6 +1,6 @@
 import { escapeLabel, renderPrometheus } from '../../src/stats/prometheus';
 import { SagaStats, summarise } from '../../src/stats/summary';
-import { runWatch } from '../../src/stats/watch';
+import { runWatch } from '../../src/watch';
 import { renderStats } from '../../src/cli/stats';
 import { createOutput } from '../../src/cli/output';
 import { binOf } from '../../src/stats/histogram';
