@@ -1,6 +1,5 @@
 import crypto from 'node:crypto';
 import os from 'node:os';
-import { Client } from 'pg';
 import { maskUrl, validateRedisUrl } from '../src/config';
 import { applicationName, createDb, createPool } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
@@ -12,6 +11,7 @@ import { getSaga, SagaView } from '../src/saga/queries';
 import { SagaRunner } from '../src/saga/service';
 import { RedisSagaCache } from '../src/cache/redis-cache';
 import { readThrough } from '../src/cache/read-through';
+import { urlFor, admin } from './support';
 
 /**
  * npm run bench:cache [-- --sagas N] [--reads N] [--database-url URL] [--redis-url URL] [--json]
@@ -58,21 +58,7 @@ function usage(error?: string): never {
   process.exit(error ? 2 : 0);
 }
 
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function admin(base: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: urlFor(base, 'postgres'), connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 interface Latency { reads: number; p50: number; p95: number; p99: number; max: number; mean: number; readsPerSecond: number }
 

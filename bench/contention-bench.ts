@@ -1,5 +1,4 @@
 import crypto from 'node:crypto';
-import { Client } from 'pg';
 import { createDb, createPool, Db } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
@@ -7,6 +6,7 @@ import { DEFAULT_LEASE_MS, leaseOwner } from '../src/saga/engine';
 import { runLoad } from '../src/saga/load';
 import { SagaRunner } from '../src/saga/service';
 import { MODES } from '../src/saga/types';
+import { admin, urlFor } from './support';
 
 /**
  * npm run bench:contention [-- --database-url URL] [--json]
@@ -20,22 +20,6 @@ const base = process.argv.includes('--database-url')
   ? process.argv[process.argv.indexOf('--database-url') + 1]
   : process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const json = process.argv.includes('--json');
-
-function urlFor(database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
-
-async function admin(sql: string): Promise<void> {
-  const client = new Client({ connectionString: urlFor('postgres') });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function one(db: Db, mode: (typeof MODES)[number], kind: 'user' | 'item') {
   await db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, users, items');
@@ -58,8 +42,8 @@ async function one(db: Db, mode: (typeof MODES)[number], kind: 'user' | 'item') 
 
 async function main(): Promise<void> {
   const name = `sagactl_bench_${crypto.randomBytes(4).toString('hex')}`;
-  await admin(`CREATE DATABASE ${name}`);
-  const url = urlFor(name);
+  await admin(base, `CREATE DATABASE ${name}`);
+  const url = urlFor(base, name);
   const pool = createPool(url, 10, 'sagactl-bench-contention', 5000);
   const db = createDb(pool, url);
   const rows = [];
@@ -68,7 +52,7 @@ async function main(): Promise<void> {
     for (const kind of ['user', 'item'] as const) for (const mode of MODES) rows.push(await one(db, mode, kind));
   } finally {
     await pool.end();
-    await admin(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+    await admin(base, `DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
   }
   if (json) process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
   else {

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { Client } from 'pg';
 import { maskUrl } from '../src/config';
 import { createDataSource } from '../src/db/data-source';
 import { applicationName, createDb, createPool, Db } from '../src/db/pool';
@@ -13,6 +12,7 @@ import { LoadResult, Purchaser, runLoad } from '../src/saga/load';
 import { SagaRunner } from '../src/saga/service';
 import { SagaMode } from '../src/saga/types';
 import { NaiveTypeormPurchaser } from './naive-typeorm';
+import { urlFor, admin } from './support';
 
 /**
  * npm run bench:saga [-- --count N] [--database-url URL] [--json]
@@ -68,21 +68,7 @@ interface Scenario { name: string; purchaser: 'engine' | 'naive'; mode: SagaMode
 /** nodeCpu: this process's CPU time over the wall time (1.0 = one core busy); the rest of the machine is PostgreSQL's. */
 interface Measured { scenario: Scenario; result: LoadResult; nodeCpu: number }
 
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function admin(base: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: urlFor(base, 'postgres'), connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 /** What the scenario left in the database must agree with what runLoad counted. */
 async function verify(db: Db, s: Scenario, r: LoadResult): Promise<void> {

@@ -12,6 +12,7 @@ import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
 import { packageRoot } from '../src/paths';
 import { GenerateOptions, userLine } from '../src/seed/generate';
+import { urlFor } from './support';
 
 /**
  * npm run bench:seed [-- --rows N] [--repeat R] [--database-url URL] [--json]
@@ -66,11 +67,6 @@ function usage(error?: string): never {
   process.exit(error ? 2 : 0);
 }
 
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: applicationName('bench-seed') });

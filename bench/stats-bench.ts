@@ -1,6 +1,5 @@
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { Client } from 'pg';
 import { maskUrl } from '../src/config';
 import { applicationName, createDb, createPool, Db } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
@@ -8,6 +7,7 @@ import { runUp } from '../src/migrate/runner';
 import { generateRows } from '../src/seed/copy';
 import { getStats } from '../src/stats/read';
 import { SagaStats } from '../src/stats/summary';
+import { urlFor, admin } from './support';
 
 /**
  * npm run bench:stats [-- --sagas N] [--days D] [--warm N] [--database-url URL] [--json]
@@ -57,21 +57,7 @@ SELECT COUNT(*) AS total,
        COUNT(CASE WHEN status = 'compensation_failed' THEN 1 END) AS "compensationFailed"
   FROM saga_states`;
 
-function urlFor(base: string, database: string): string {
-  const url = new URL(base);
-  url.pathname = `/${database}`;
-  return url.toString();
-}
 
-async function admin(base: string, sql: string): Promise<void> {
-  const client = new Client({ connectionString: urlFor(base, 'postgres'), connectionTimeoutMillis: 5000 });
-  await client.connect();
-  try {
-    await client.query(sql);
-  } finally {
-    await client.end();
-  }
-}
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();
