@@ -43,10 +43,23 @@ export function run(): void {
     stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
   }
   main(process.argv.slice(2), processIo()).then(
-    (code) => process.exit(code),
+    (code) => exitAfterFlush(code),
     (err) => {
       process.stderr.write(`internal error: ${err}\n`);
-      process.exit(EXIT.internal);
+      exitAfterFlush(EXIT.internal);
     },
   );
+}
+
+/**
+ * process.exit() does not wait for a piped stdout to drain: past the pipe buffer (64 KiB) the
+ * rest would be lost with exit 0. An empty write's callback runs once everything queued before it
+ * has reached the OS, so exit only then.
+ */
+export function exitAfterFlush(code: number, streams: NodeJS.WritableStream[] = [process.stdout, process.stderr]): void {
+  let pending = streams.length;
+  const done = () => {
+    if (--pending === 0) process.exit(code);
+  };
+  for (const stream of streams) stream.write('', done);
 }
