@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { AppError, EXIT, OutcomeExit } from './errors';
-import { PG, pgCode } from './db/pg-errors';
+import { databaseError } from './db/pg-errors';
 import { buildProgram } from './cli/program';
 import { Io, processIo } from './cli/io';
 
@@ -21,10 +21,7 @@ function exitCodeFor(err: unknown, io: Io, debug: boolean): number {
     // Commander already printed its message; help and version are successes.
     return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  if (pgCode(err) === PG.undefinedTable) {
-    io.stderr.write(`error: ${(err as Error).message}: the schema is missing or behind.\nRun \`sagactl migrate up\` first.\n`);
-    return EXIT.notFound;
-  }
+  err = databaseError(err) ?? err;
   if (err instanceof AppError) {
     io.stderr.write(`error: ${err.message}\n`);
     if (err.hint) io.stderr.write(`${err.hint}\n`);

@@ -1,6 +1,6 @@
 import type { PoolClient } from 'pg';
 import { Db } from '../db/pool';
-import { pgCode } from '../db/pg-errors';
+import { PG, pgCode } from '../db/pg-errors';
 import { DELETE_RANGE_SQL, DRIFTED_MINUTES_SQL, iso, ROLL_HOURS_SQL, ROLL_MINUTES_SQL } from './sql';
 import { HOUR_MS, MINUTE_MS } from './segments';
 
@@ -28,7 +28,6 @@ const CHUNK_MINUTES = 360;
  */
 const DRIFT_LOOKBACK_MS = 24 * HOUR_MS;
 const LOCK_KEY = 'sagactl:stats-rollup';
-const READ_ONLY_TRANSACTION = '25006';
 
 export interface RefreshOptions {
   settleMs?: number;
@@ -69,7 +68,7 @@ export async function refreshRollup(db: Db, opts: RefreshOptions = {}): Promise<
     }
     result.minutesReRolled = await db.withTransaction(async (tx) => reRoll(tx, (await lockedState(tx, settleMs)).rolledUntil));
   } catch (err) {
-    if (pgCode(err) !== READ_ONLY_TRANSACTION) throw err;
+    if (pgCode(err) !== PG.readOnlyTransaction) throw err;
     result.skipped = 'the server is read-only: the rollup was not updated';
   }
   return result;
