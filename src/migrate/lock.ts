@@ -1,4 +1,4 @@
-import { Client } from 'pg';
+import { Client, ClientConfig } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { UnreachableError } from '../errors';
 import { applicationName } from '../db/pool';
@@ -13,13 +13,15 @@ export const LOCK_KEYS = { migrate: 1 } as const;
  * hold a snapshot, and the holder's CREATE INDEX CONCURRENTLY would wait for it forever.
  */
 export async function withAdvisoryLock<T>(
-  url: string,
+  connection: string | ClientConfig,
   key: number,
   timeoutMs: number,
   onWait: (holder: string) => void,
   fn: () => Promise<T>,
 ): Promise<T> {
-  const client = new Client({ connectionString: url, application_name: applicationName('lock') });
+  // Its own connection, never the pool's: held for the whole run, and never inside a transaction.
+  const config = typeof connection === 'string' ? { connectionString: connection } : connection;
+  const client = new Client({ ...config, application_name: applicationName('lock') });
   client.on('error', () => undefined);
   await client.connect();
   try {

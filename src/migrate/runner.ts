@@ -133,7 +133,7 @@ export async function runDown(deps: MigrateDeps, opts: { count?: number; to?: st
 
 async function withMigrationClient<T>(deps: MigrateDeps, fn: (client: PoolClient) => Promise<T>): Promise<T> {
   const onWait = (holder: string) => deps.log(`waiting for the migration lock, held by ${holder}`);
-  return withAdvisoryLock(deps.db.url, LOCK_KEYS.migrate, deps.lockTimeoutMs, onWait, async () => {
+  return withAdvisoryLock(deps.db.url ?? deps.db.pool.options, LOCK_KEYS.migrate, deps.lockTimeoutMs, onWait, async () => {
     const client = await deps.db.pool.connect();
     try {
       return await fn(client);

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { Db } from '../db/pool';
+import { Db, typed } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
 import { SagaMode } from './types';
 import { StepDefinition } from './steps';
@@ -39,7 +39,7 @@ const TRANSIENT = new Set<string>([PG.serializationFailure, PG.deadlockDetected]
 async function exec(db: Db, name: string, text: string, values: unknown[]) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return (await db.pool.query({ name, text, values })).rows[0];
+      return (await db.pool.query(typed({ name, text }, values))).rows[0];
     } catch (err) {
       if (!TRANSIENT.has(pgCode(err) ?? '') || attempt >= 5) throw err;
     }

@@ -1,8 +1,8 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { PoolClient } from 'pg';
+
 import { from as copyFrom } from 'pg-copy-streams';
-import { Db } from '../db/pool';
+import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
 import { GenerateOptions, itemLine, sagaLine, userLine } from './generate';
 import { resetStatsRollup } from '../stats/rollup';
@@ -47,7 +47,7 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (d
     if (count === 0) continue;
     const before = done;
     // Back-dated sagas land in minutes the statistics rollup may have folded: it starts over.
-    const after = (tx: PoolClient) => (table === 'saga_states' ? resetStatsRollup(tx) : Promise.resolve());
+    const after = (tx: Tx) => (table === 'saga_states' ? resetStatsRollup(tx) : Promise.resolve());
     try {
       await db.withTransaction(async (tx) => {
         await copyInto(tx, table, count, (k) => line(opts, k), progress);
@@ -69,14 +69,14 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (d
     rowsPerSecond: Math.round(rows / seconds) };
 }
 
-async function copyInto(tx: PoolClient, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
-  const sink = tx.query(copyFrom(`COPY ${table} (${TABLES[table].columns}) FROM STDIN`));
+async function copyInto(tx: Tx, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
+  const sink = tx.client.query(copyFrom(`COPY ${table} (${TABLES[table].columns}) FROM STDIN`));
   await pipeline(Readable.from(chunks(count, line, progress)), sink);
 }
 
-async function upsertVia(tx: PoolClient, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
+async function upsertVia(tx: Tx, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
   await tx.query(`CREATE TEMP TABLE seed_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
-  const sink = tx.query(copyFrom(`COPY seed_staging (${TABLES[table].columns}) FROM STDIN`));
+  const sink = tx.client.query(copyFrom(`COPY seed_staging (${TABLES[table].columns}) FROM STDIN`));
   await pipeline(Readable.from(chunks(count, line, progress)), sink);
   const inserted = await tx.query(`INSERT INTO ${table} SELECT * FROM seed_staging ON CONFLICT (${TABLES[table].key}) DO NOTHING`);
   return count - (inserted.rowCount ?? 0);

@@ -1,5 +1,4 @@
-import type { PoolClient } from 'pg';
-import { Db } from '../db/pool';
+import { Db, Tx } from '../db/pool';
 import { LatencyBin } from './histogram';
 import { refreshRollup, RefreshOptions, RefreshResult, SETTLE_MS } from './rollup';
 import { buildSeries, MINUTE_MS, planSegments, seriesWidthMinutes, Series } from './segments';
@@ -64,7 +63,7 @@ export async function getStats(db: Db, opts: StatsOptions = {}): Promise<SagaSta
   });
 }
 
-async function readStats(tx: PoolClient, opts: StatsOptions, refreshed: RefreshResult): Promise<SagaStats> {
+async function readStats(tx: Tx, opts: StatsOptions, refreshed: RefreshResult): Promise<SagaStats> {
   const since = opts.since?.getTime() ?? MIN_TIME;
   const until = opts.until?.getTime() ?? MAX_TIME;
   const { rows: [head] } = await tx.query(

@@ -1,5 +1,4 @@
-import type { PoolClient } from 'pg';
-import { Db } from '../db/pool';
+import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
 import { DELETE_RANGE_SQL, DRIFTED_MINUTES_SQL, iso, ROLL_HOURS_SQL, ROLL_MINUTES_SQL } from './sql';
 import { HOUR_MS, MINUTE_MS } from './segments';
@@ -75,7 +74,7 @@ export async function refreshRollup(db: Db, opts: RefreshOptions = {}): Promise<
 }
 
 /** Serialises refreshes; reads the state under the lock, starting over if saga_states was truncated. */
-async function lockedState(tx: PoolClient, settleMs: number): Promise<State> {
+async function lockedState(tx: Tx, settleMs: number): Promise<State> {
   await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [LOCK_KEY]);
   // These statements touch a few thousand rows; JIT compiling them costs more than it saves.
   await tx.query('SET LOCAL jit = off');
@@ -93,7 +92,7 @@ async function lockedState(tx: PoolClient, settleMs: number): Promise<State> {
  * Rolls up to CHUNK_MINUTES minutes from the first saga at or after the watermark (empty
  * stretches are skipped with one index probe), then the hours that became complete.
  */
-async function rollNextChunk(tx: PoolClient, rolledUntil: Date | null, horizon: Date) {
+async function rollNextChunk(tx: Tx, rolledUntil: Date | null, horizon: Date) {
   // A longer settle time than the last run's never moves the watermark back.
   if (rolledUntil && rolledUntil.getTime() >= horizon.getTime()) return { from: horizon.getTime(), minutes: 0, rolledUntil };
   const { rows: [next] } = await tx.query(
@@ -112,7 +111,7 @@ async function rollNextChunk(tx: PoolClient, rolledUntil: Date | null, horizon: 
 }
 
 /** Folds again the minutes marked dirty and those whose unsettled sagas moved; returns how many. */
-async function reRoll(tx: PoolClient, rolledUntil: Date | null): Promise<number> {
+async function reRoll(tx: Tx, rolledUntil: Date | null): Promise<number> {
   const dirty = await tx.query('DELETE FROM saga_stats_dirty RETURNING minute');
   if (!rolledUntil) return 0;
   const drifted = await tx.query(DRIFTED_MINUTES_SQL, [iso(rolledUntil), iso(new Date(rolledUntil.getTime() - DRIFT_LOOKBACK_MS))]);
@@ -136,13 +135,13 @@ export function runs(starts: number[], step: number): [number, number][] {
   return out;
 }
 
-async function rollMinutes(tx: PoolClient, from: number, to: number): Promise<void> {
+async function rollMinutes(tx: Tx, from: number, to: number): Promise<void> {
   const range = [iso(new Date(from)), iso(new Date(to))];
   for (const sql of DELETE_RANGE_SQL) await tx.query(sql, ['minute', ...range]);
   await tx.query(ROLL_MINUTES_SQL, range);
 }
 
-async function rollHours(tx: PoolClient, from: number, to: number): Promise<void> {
+async function rollHours(tx: Tx, from: number, to: number): Promise<void> {
   const range = [iso(new Date(from)), iso(new Date(to))];
   for (const sql of DELETE_RANGE_SQL) await tx.query(sql, ['hour', ...range]);
   for (const sql of ROLL_HOURS_SQL) await tx.query(sql, range);
@@ -165,7 +164,7 @@ export async function markStatsDirty(db: Pick<Db, 'query'>, transactionIds: read
 }
 
 /** Forgets the rollup; the next `stats` builds it again. For bulk loads of back-dated sagas. */
-export async function resetStatsRollup(tx: Pick<PoolClient, 'query'>): Promise<void> {
+export async function resetStatsRollup(tx: Pick<Tx, 'query'>): Promise<void> {
   await tx.query('TRUNCATE saga_stats_rollup, saga_stats_latency, saga_stats_dirty');
   await tx.query('UPDATE saga_stats_state SET rolled_until = NULL, source_filenode = NULL, refreshed_at = NULL');
 }
