@@ -10,7 +10,7 @@ import { prng, runLoad } from '../src/saga/load';
 import { getSaga, SagaView } from '../src/saga/queries';
 import { SagaRunner } from '../src/saga/service';
 import { RedisSagaCache } from '../src/cache/redis-cache';
-import { readThrough } from '../src/cache/read-through';
+import { readThrough } from '../src/cache/saga-cache';
 import { urlFor, admin } from './support';
 
 /**

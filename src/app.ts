@@ -1,7 +1,9 @@
+import os from 'node:os';
 import { Config, DatabaseTarget, maskUrl } from './config';
 import { acquireEmbedded, EmbeddedLease } from './db/embedded';
 import { NO_CACHE, SagaCache } from './cache/saga-cache';
 import { applicationName, assertReachable, createDb, createPool, Db } from './db/pool';
+import { createSagaClient, SagaClient } from './client';
 
 /** The composition root: one pool, and one close() that undoes it all. */
 export interface App {
@@ -9,6 +11,8 @@ export interface App {
   db: Db;
   /** Invalidate after every write of a saga's state; NO_CACHE unless REDIS_URL is set. */
   cache: SagaCache;
+  /** The saga engine over this pool and cache, acting as this OS user on this host. */
+  client(opts?: { leaseMs?: number }): SagaClient;
   close(): Promise<void>;
 }
 
@@ -52,6 +56,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     config,
     db: createDb(pool, url),
     cache,
+    client: (o = {}) => createSagaClient({ pool, cache, leaseMs: o.leaseMs, actor: { user: os.userInfo().username, host: os.hostname() } }),
     close,
   };
 }

@@ -1,42 +1,18 @@
 import { createClient } from '@redis/client';
 import { maskUrl, RedisTarget } from '../config';
 import type { SagaView } from '../saga/queries';
-import type { SagaCache } from './saga-cache';
+import { decodeSagaView, encodeSagaView, SAGA_CACHE, SagaCache, sagaCacheKey, TOMBSTONE } from './saga-cache';
 
-/** The design's CachedSagaRepository: `saga:<transactionId>`, kept one hour. */
-export const SAGA_TTL_SECONDS = 3600;
-/** Keys per DEL: one round trip for a whole batch, small enough never to stall Redis. */
-export const DEL_BATCH = 500;
+/** Keys per batch: one round trip for a whole batch, small enough never to stall Redis. */
+export const INVALIDATE_BATCH = 500;
 /** Invalidations gather this long before they are sent; close() sends whatever is left. */
 const FLUSH_DELAY_MS = 50;
 
 export interface RedisCacheOptions extends RedisTarget {
   /** Told once, the first time Redis fails; after that the cache is off for this process. */
   warn: (line: string) => void;
-  /** Tests isolate themselves with their own prefix; the product uses the design's `saga:`. */
+  /** Tests isolate themselves with their own prefix; the product uses the contract's `saga:`. */
   keyPrefix?: string;
-}
-
-const DATE_FIELDS = ['createdAt', 'updatedAt', 'completedAt', 'leaseExpiresAt'] as const;
-
-export function encodeView(view: SagaView): string {
-  return JSON.stringify(view);
-}
-
-/** The view as getSaga returns it (Dates revived), or undefined for anything unexpected: a miss. */
-export function decodeView(text: string, id: string): SagaView | undefined {
-  let view: SagaView;
-  try {
-    view = JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-  if (view === null || typeof view !== 'object' || view.transactionId !== id || !Array.isArray(view.steps)) return undefined;
-  for (const field of DATE_FIELDS) {
-    const value = view[field] as unknown;
-    if (typeof value === 'string') (view as unknown as Record<string, unknown>)[field] = new Date(value);
-  }
-  return view;
 }
 
 /**
@@ -51,11 +27,13 @@ export class RedisSagaCache implements SagaCache {
   private connecting?: Promise<unknown>;
   private broken = false;
   private readonly pending = new Set<string>();
+  /** Resolves when the batch now gathering has been written. */
+  private next = deferred();
   private readonly inflight = new Set<Promise<void>>();
   private timer?: NodeJS.Timeout;
 
   constructor(private readonly opts: RedisCacheOptions) {
-    this.prefix = opts.keyPrefix ?? 'saga:';
+    this.prefix = opts.keyPrefix ?? SAGA_CACHE.keyPrefix;
     this.client = createClient({
       url: opts.url,
       // Shows who holds the connection in CLIENT LIST.
@@ -70,33 +48,34 @@ export class RedisSagaCache implements SagaCache {
   }
 
   key(id: string): string {
-    return `${this.prefix}${id}`;
+    return sagaCacheKey(id, this.prefix);
   }
 
   async get(id: string): Promise<SagaView | undefined> {
     const text = await this.guard(() => this.client.get(this.key(id)));
-    return typeof text === 'string' ? decodeView(text, id) : undefined;
+    return typeof text === 'string' ? decodeSagaView(text, id) : undefined;
   }
 
   async set(view: SagaView): Promise<void> {
-    await this.guard(() => this.client.set(this.key(view.transactionId), encodeView(view),
-      { expiration: { type: 'EX', value: SAGA_TTL_SECONDS } }));
+    await this.guard(() => this.client.set(this.key(view.transactionId), encodeSagaView(view),
+      { condition: 'NX', expiration: { type: 'EX', value: SAGA_CACHE.ttlSeconds } }));
   }
 
   /**
-   * Queues the keys and returns at once: `saga load` calls this once per saga, and its hot path
-   * must never wait on Redis. The keys leave in pipelined DEL batches, on a short timer, when a
-   * batch is full, and on close().
+   * Queues the keys; the promise resolves once their tombstones are written. The engine's hot path
+   * does not wait for it (`saga load` invalidates once per saga); an operator's write does. The
+   * keys leave in pipelined batches, on a short timer, when a batch is full, and on close().
    */
   invalidate(ids: string[]): Promise<void> {
-    if (this.broken) return Promise.resolve();
+    if (this.broken || ids.length === 0) return Promise.resolve();
     for (const id of ids) this.pending.add(id);
-    if (this.pending.size >= DEL_BATCH) void this.flush();
-    else if (this.pending.size > 0 && !this.timer) {
+    const written = this.next.promise;
+    if (this.pending.size >= INVALIDATE_BATCH) void this.flush();
+    else if (!this.timer) {
       this.timer = setTimeout(() => void this.flush(), FLUSH_DELAY_MS);
       this.timer.unref();
     }
-    return Promise.resolve();
+    return written;
   }
 
   async close(): Promise<void> {
@@ -113,13 +92,18 @@ export class RedisSagaCache implements SagaCache {
   private flush(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.pending.size === 0 || this.broken) return Promise.resolve();
+    const batch = this.next;
+    this.next = deferred();
+    if (this.pending.size === 0 || this.broken) {
+      batch.resolve();
+      return Promise.resolve();
+    }
     const keys = [...this.pending].map((id) => this.key(id));
     this.pending.clear();
-    const batches: string[][] = [];
-    for (let i = 0; i < keys.length; i += DEL_BATCH) batches.push(keys.slice(i, i + DEL_BATCH));
     // Issued in the same tick, so node-redis writes them as one pipeline.
-    const sent = this.guard(() => Promise.all(batches.map((batch) => this.client.del(batch))), keys.length).then(() => undefined);
+    const sent = this.guard(() => Promise.all(keys.map((key) =>
+      this.client.set(key, TOMBSTONE, { expiration: { type: 'EX', value: SAGA_CACHE.tombstoneSeconds } }))), keys.length)
+      .then(() => batch.resolve());
     this.inflight.add(sent);
     void sent.then(() => this.inflight.delete(sent));
     return sent;
@@ -147,8 +131,9 @@ export class RedisSagaCache implements SagaCache {
     const lost = keys + this.pending.size;
     this.pending.clear();
     clearTimeout(this.timer);
+    this.next.resolve(); // nobody waits on a cache that is gone
     this.opts.warn(`the Redis cache at ${maskUrl(this.opts.url)} is unavailable (${reasonOf(err)}); going on without it.` +
-      (lost > 0 ? ` ${lost} saga key(s) were not invalidated: a cached view of them may be stale for up to ${SAGA_TTL_SECONDS / 3600} h.` : ''));
+      (lost > 0 ? ` ${lost} saga key(s) were not invalidated: a cached view of them may be stale for up to ${SAGA_CACHE.ttlSeconds / 3600} h.` : ''));
     this.destroy();
   }
 
@@ -181,6 +166,12 @@ export function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise
     timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
   });
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => (resolve = r));
+  return { promise, resolve };
 }
 
 export function createRedisCache(opts: RedisCacheOptions): SagaCache {

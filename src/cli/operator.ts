@@ -17,12 +17,6 @@ const op = () => ({
 });
 const validate = () => require('../saga/validate') as typeof import('../saga/validate');
 
-function runner(app: App, leaseMs: number) {
-  const { SagaRunner } = require('../saga/service') as typeof import('../saga/service');
-  const { leaseOwner } = require('../saga/engine') as typeof import('../saga/engine');
-  return new SagaRunner({ db: app.db, owner: leaseOwner(), leaseMs }, (id) => void app.cache.invalidate([id]));
-}
-
 const OPERATOR_STATUSES = ['pending', 'in_progress', 'compensating', 'compensation_failed'];
 
 function parseReason(raw: string | undefined, dryRun: boolean | undefined): string {
@@ -70,8 +64,8 @@ Examples:
       io, 'saga-compensate', (ctx) => parseCompensate(ctx), async (app, input, ctx) => {
         const ids = await pickIds(app, ctx, input);
         if (ids.length === 0) return ctx.out.result({ plans: [], results: [] }, () => ctx.out.print('Nothing to compensate.'));
-        const r = runner(app, input.leaseMs);
-        const plans = await op().planCompensations(r.deps, ids, Boolean(ctx.opts.includeCompleted));
+        const client = app.client({ leaseMs: input.leaseMs });
+        const plans = await client.planCompensation(ids, { includeCompleted: ctx.opts.includeCompleted });
         if (ctx.opts.dryRun) {
           ctx.out.result({ dryRun: true, plans }, () => renderPlans(ctx.out, plans));
           if (plans.some((p) => p.refusal)) throw new OutcomeExit(EXIT.notFound);
@@ -81,11 +75,7 @@ Examples:
         if (!(await confirm(io, ctx.opts.yes, `Compensate ${plans.filter((p) => !p.refusal).length} saga(s) as planned?`))) {
           throw new UsageError('Not confirmed; nothing compensated.');
         }
-        const results: CompensateResult[] = [];
-        for (const id of ids) {
-          results.push(await op().compensateSaga(r.deps, id, { reason: input.reason, includeCompleted: Boolean(ctx.opts.includeCompleted), failAt: input.failAt }));
-        }
-        await app.cache.invalidate(ids);
+        const results = await client.compensate(ids, { reason: input.reason, includeCompleted: ctx.opts.includeCompleted, failAt: input.failAt });
         ctx.out.result({ plans, results }, () => renderResults(ctx.out, results));
         if (results.some((x) => x.outcome === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
         if (results.some((x) => x.outcome !== 'compensated')) throw new OutcomeExit(EXIT.notFound);
@@ -108,8 +98,8 @@ Examples:
   $ sagactl saga recover --strategy compensate --yes --reason "INC-7: undo everything in flight"`)
     .action(withApp<RecFlags, { olderThanMs: number; strategy?: 'resume' | 'compensate'; limit: number; leaseMs: number }>(
       io, 'saga-recover', (ctx) => parseRecover(ctx), async (app, input, ctx) => {
-        const r = runner(app, input.leaseMs);
-        const candidates = await op().listRecoverable(r.deps, input);
+        const client = app.client({ leaseMs: input.leaseMs });
+        const candidates = await op().listRecoverable(client.db, input);
         if (ctx.opts.dryRun) {
           const plan = candidates.map((c) => ({ transactionId: c.transactionId, status: c.status, mode: c.mode, why: c.why, action: op().actionFor(c, input.strategy) }));
           return ctx.out.result({ dryRun: true, plan }, () => {
@@ -120,8 +110,7 @@ Examples:
         if (candidates.length > 0 && !(await confirm(io, ctx.opts.yes, `Recover ${candidates.length} stuck saga(s)?`))) {
           throw new UsageError('Not confirmed; nothing recovered.');
         }
-        const results = await op().recover(r, candidates, input.strategy, parseReason(ctx.opts.reason, false));
-        await app.cache.invalidate(results.map((x) => x.transactionId));
+        const results = await client.recover({ ...input, candidates, reason: parseReason(ctx.opts.reason, false) });
         ctx.out.result({ results }, () => {
           ctx.out.table(['transaction id', 'mode', 'before', 'action', 'after'], results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after]));
           ctx.out.print(`${results.length} recovered of ${candidates.length} stuck (others were claimed by another recoverer)`);

@@ -11,19 +11,8 @@ import type { SagaView, ListFilters } from '../saga/queries';
 import type { PurchaseRequest, SagaStatus } from '../saga/types';
 import type { LoadOptions } from '../saga/load';
 
-const saga = () => ({
-  ...(require('../saga/service') as typeof import('../saga/service')),
-  ...(require('../saga/queries') as typeof import('../saga/queries')),
-  ...(require('../saga/engine') as typeof import('../saga/engine')),
-  ...(require('../saga/load') as typeof import('../saga/load')),
-});
+const queries = () => require('../saga/queries') as typeof import('../saga/queries');
 const validate = () => require('../saga/validate') as typeof import('../saga/validate');
-
-function runnerFor(app: App, leaseMs: number) {
-  const s = saga();
-  return new s.SagaRunner({ db: app.db, owner: s.leaseOwner(), leaseMs },
-    (id) => void app.cache.invalidate([id]));
-}
 
 export function exitCodeOf(status: string): number {
   if (status === 'completed') return EXIT.ok;
@@ -78,8 +67,9 @@ Examples:
     .action(withApp<RunFlags, PurchaseRequest & { leaseMs: number }>(io, 'saga-run',
       (ctx) => ({ ...validate().parsePurchase(ctx.opts), leaseMs: validate().parseLease(ctx.opts.lease) }),
       async (app, req, ctx) => {
-        const outcome = await runnerFor(app, req.leaseMs).run(req);
-        const view = await saga().getSaga(app.db, outcome.transactionId);
+        const outcome = await app.client({ leaseMs: req.leaseMs }).purchaseOutcome(
+          { userId: req.userId, itemId: req.itemId, quantity: req.quantity, mode: req.mode, id: req.transactionId, failAt: req.failAt });
+        const view = await queries().getSaga(app.db, outcome.transactionId);
         ctx.out.result(view, () => {
           if (!outcome.executed) ctx.out.info(`saga ${view.transactionId} exists already; nothing was executed`);
           renderSaga(ctx.out, view);
@@ -92,8 +82,7 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ sagactl saga show 4f0c...\n  $ sagactl saga show order-42 --json')
     .action(withApp<object, string>(io, 'saga-show', (ctx) => validate().parseId(ctx.args[0], 'TXID', 100),
       async (app, id, ctx) => {
-        const { readThrough } = require('../cache/read-through') as typeof import('../cache/read-through');
-        const view = await readThrough(app.cache, id, (txid) => saga().getSaga(app.db, txid));
+        const view = await app.client().getSaga(id);
         ctx.out.result(view, () => renderSaga(ctx.out, view));
       }));
 
@@ -109,7 +98,7 @@ Examples:
     .option('--after <cursor>', 'the next page: the cursor the previous page printed')
     .addHelpText('after', '\nExamples:\n  $ sagactl saga list --status compensated --since 2h\n  $ sagactl saga list --user user-123 --limit 20 --json')
     .action(withApp<ListFlags, ListFilters>(io, 'saga-list', (ctx) => parseListFilters(ctx), async (app, filters, ctx) => {
-      const page = await saga().listSagas(app.db, filters);
+      const page = await app.client().listSagas(filters);
       ctx.out.result(page, () => {
         ctx.out.table(['transaction id', 'status', 'mode', 'user', 'item', 'qty', 'total', 'error', 'created'],
           page.sagas.map((s) => [s.transactionId, statusColour(ctx.out, s.status), s.mode, s.userId, s.itemId, s.quantity,
@@ -133,7 +122,9 @@ Examples:
     .action(withApp<LoadFlags, LoadOptions & { leaseMs: number }>(io, 'saga-load',
       (ctx) => ({ ...parseLoadOptions(ctx), leaseMs: validate().parseLease(ctx.opts.lease) }), async (app, opts, ctx) => {
       const bar = ctx.out.progress('sagas', opts.count);
-      const result = await saga().runLoad(app.db, runnerFor(app, opts.leaseMs), opts, (done) => bar.tick(done));
+      const { runLoad } = require('../saga/load') as typeof import('../saga/load');
+      const client = app.client({ leaseMs: opts.leaseMs });
+      const result = await runLoad(app.db, { run: (req) => client.purchaseOutcome(req) }, opts, (done) => bar.tick(done));
       bar.done();
       ctx.out.result(result, () => renderLoad(ctx.out, result));
       if (result.unfinished > 0) {
@@ -162,7 +153,7 @@ function parseListFilters(ctx: Ctx<{ status?: string; user?: string; item?: stri
     since,
     until,
     limit: parseIntOption(o.limit, '--limit', 1, 1000),
-    after: o.after === undefined ? undefined : saga().decodeCursor(o.after),
+    after: o.after === undefined ? undefined : queries().decodeCursor(o.after),
   };
 }
 

@@ -4,7 +4,7 @@ import { EngineDeps, markCompensationFailed, runCompensation } from '../saga/eng
 import { SAGA_STEPS } from '../saga/steps';
 import { ERROR_MESSAGES, StepName } from '../saga/types';
 import { markStatsDirty } from '../stats/rollup';
-import { recordAudit } from './audit';
+import { Actor, recordAudit } from './audit';
 import { CompensationPlan, PlannedUndo, planFor, readFacts } from './plan';
 
 export type CompensateOutcome = 'compensated' | 'compensation_failed' | 'refused' | 'not_found' | 'busy';
@@ -21,6 +21,7 @@ export interface CompensateResult {
 
 export interface CompensateOptions {
   reason: string;
+  actor: Actor;
   includeCompleted: boolean;
   /** Drills and tests: make the undo of this step fail. */
   failAt?: StepName;
@@ -53,7 +54,7 @@ export async function compensateSaga(deps: EngineDeps, id: string, opts: Compens
   // The saga may have left a minute the stats rollup already folded: have stats fold it again.
   if (result.undo.length > 0) await markStatsDirty(deps.db, [id]);
   if (result.outcome !== 'not_found') {
-    await recordAudit(deps.db, { action: 'compensate', transactionId: id, reason: opts.reason, outcome: result.outcome,
+    await recordAudit(deps.db, opts.actor, { action: 'compensate', transactionId: id, reason: opts.reason, outcome: result.outcome,
       details: { before: result.before, undo: result.undo, verified: result.verified, detail: result.detail } });
   }
   return result;

@@ -1,9 +1,10 @@
+import { Db } from '../db/pool';
 import { EngineDeps, markCompensationFailed, runCompensation, runForward } from '../saga/engine';
 import { SagaRunner } from '../saga/service';
 import { SAGA_STEPS, StepDefinition } from '../saga/steps';
 import { ERROR_MESSAGES, SagaMode, StepName } from '../saga/types';
 import { markStatsDirty } from '../stats/rollup';
-import { recordAudit } from './audit';
+import { Actor, recordAudit } from './audit';
 import { readFacts } from './plan';
 import { findStuck, StuckSaga } from './stuck';
 
@@ -31,16 +32,18 @@ export function actionFor(s: Pick<StuckSaga, 'status' | 'mode'>, strategy?: Stra
   return s.mode === 'choreography' ? 'resume (redeliver outbox events)' : 'resume';
 }
 
-export async function listRecoverable(deps: EngineDeps, opts: RecoverOptions): Promise<StuckSaga[]> {
+export async function listRecoverable(db: Db, opts: RecoverOptions): Promise<StuckSaga[]> {
   // compensation_failed sagas are an operator's call (saga compensate), never automatic.
-  return (await findStuck(deps.db, opts.olderThanMs)).filter((s) => s.status !== 'compensation_failed').slice(0, opts.limit);
+  return (await findStuck(db, opts.olderThanMs)).filter((s) => s.status !== 'compensation_failed').slice(0, opts.limit);
 }
 
 /**
  * Claims the given stuck sagas (SKIP LOCKED, and only while they still have the owner we saw, so
  * several recoverers can run at once and never take the same saga) and drives each to a final status.
  */
-export async function recover(runner: SagaRunner, candidates: StuckSaga[], strategy: Strategy | undefined, reason: string): Promise<RecoverResult[]> {
+export async function recover(
+  runner: SagaRunner, candidates: StuckSaga[], strategy: Strategy | undefined, reason: string, actor: Actor,
+): Promise<RecoverResult[]> {
   const deps = runner.deps;
   const claimed = await deps.db.query<{ transaction_id: string }>(
     `UPDATE saga_states s SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
@@ -58,7 +61,7 @@ export async function recover(runner: SagaRunner, candidates: StuckSaga[], strat
     await drive(runner, saga, action);
     const after = (await readFacts(deps.db, saga.transactionId))?.status ?? 'unknown';
     await markStatsDirty(deps.db, [saga.transactionId]); // its minute may be rolled up already
-    await recordAudit(deps.db, { action: 'recover', transactionId: saga.transactionId, reason, outcome: after,
+    await recordAudit(deps.db, actor, { action: 'recover', transactionId: saga.transactionId, reason, outcome: after,
       details: { before: saga.status, action, why: saga.why } });
     results.push({ transactionId: saga.transactionId, mode: saga.mode, before: saga.status, action, after });
   }

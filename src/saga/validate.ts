@@ -27,6 +27,39 @@ export function parseStep(raw: string, option: string): StepName {
   return raw as StepName;
 }
 
+/** A purchase as a program asks for it (the library); the CLI's flags become one of these. */
+export interface PurchaseInput {
+  userId: string;
+  itemId: string;
+  quantity?: number;
+  mode?: SagaMode;
+  /** Idempotency key: the same id with the same request returns the existing saga. */
+  id?: string;
+  /** Inject a failure at this step (drills and tests). */
+  failAt?: StepName;
+}
+
+/** The typed input checked as strictly as the CLI's flags: a UsageError (exit 2) names what is wrong. */
+export function checkPurchase(input: PurchaseInput): PurchaseRequest {
+  if (typeof input !== 'object' || input === null) throw new UsageError('purchase() needs { userId, itemId, quantity, mode }.');
+  const text = (v: unknown, name: string, max: number) => {
+    if (typeof v !== 'string') throw new UsageError(`${name} must be a string, got ${typeof v}.`);
+    return parseId(v, name, max);
+  };
+  const quantity = input.quantity ?? 1;
+  if (!Number.isSafeInteger(quantity) || quantity < 1 || quantity > MAX_QUANTITY) {
+    throw new UsageError(`quantity must be a whole number from 1 to ${MAX_QUANTITY}, got ${JSON.stringify(quantity)}.`);
+  }
+  return {
+    userId: text(input.userId, 'userId', 50),
+    itemId: text(input.itemId, 'itemId', 50),
+    quantity,
+    mode: parseMode(input.mode),
+    transactionId: input.id === undefined ? undefined : text(input.id, 'id', 90),
+    failAt: input.failAt === undefined ? undefined : parseStep(input.failAt, 'failAt'),
+  };
+}
+
 export function parsePurchase(flags: { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string }): PurchaseRequest {
   if (flags.user === undefined) throw new UsageError('--user is required.');
   if (flags.item === undefined) throw new UsageError('--item is required.');

@@ -4,7 +4,8 @@ import { createTestDb, TestDb } from '../support/database';
 import { runMain } from '../support/cli';
 import { redisAvailable, redisUrl, uniqueSuffix } from '../support/redis';
 import { loadFixtures } from '../../src/seed/fixtures';
-import { DEL_BATCH, RedisSagaCache, SAGA_TTL_SECONDS } from '../../src/cache/redis-cache';
+import { INVALIDATE_BATCH, RedisSagaCache } from '../../src/cache/redis-cache';
+import { SAGA_CACHE } from '../../src/cache/saga-cache';
 import { getSaga } from '../../src/saga/queries';
 
 // Database 14 of the test Redis, and key names unique to this run: nothing else is touched.
@@ -73,8 +74,8 @@ describe('RedisSagaCache', () => {
     expect(await cache.get(view.transactionId)).toBeUndefined();
     await cache.set(view);
     const ttl = await redis.ttl(`${prefix}${view.transactionId}`);
-    expect(ttl).toBeGreaterThan(SAGA_TTL_SECONDS - 10);
-    expect(ttl).toBeLessThanOrEqual(SAGA_TTL_SECONDS);
+    expect(ttl).toBeGreaterThan(SAGA_CACHE.ttlSeconds - 10);
+    expect(ttl).toBeLessThanOrEqual(SAGA_CACHE.ttlSeconds);
     expect(await cache.get(view.transactionId)).toEqual(view);
     await cache.close();
     expect(warnings).toEqual([]);
@@ -82,7 +83,7 @@ describe('RedisSagaCache', () => {
 
   testRedis('invalidate returns at once and deletes every key in batches, the rest on close', async () => {
     const prefix = `b-${run}:`;
-    const ids = Array.from({ length: DEL_BATCH * 2 + 200 }, (_, i) => `s${i}`);
+    const ids = Array.from({ length: INVALIDATE_BATCH * 2 + 200 }, (_, i) => `s${i}`);
     await redis.mSet(ids.map((x) => [`${prefix}${x}`, '{}'] as [string, string]));
     const { cache, warnings } = cacheWith(URL, prefix);
     const before = handles();
@@ -148,7 +149,7 @@ describe('saga show through the cache', () => {
     expect(first.code).toBe(0);
     expect(first.stdout).toBe(uncached.stdout);
     const ttl = await redis.ttl(`saga:${txid}`);
-    expect(ttl).toBeGreaterThan(SAGA_TTL_SECONDS - 10);
+    expect(ttl).toBeGreaterThan(SAGA_CACHE.ttlSeconds - 10);
     // Changed behind the cache's back: the cache still answers, which proves it is read.
     await t.db.query(`UPDATE saga_states SET error_message = 'changed behind the cache' WHERE transaction_id = $1`, [txid]);
     const second = await cli(['saga', 'show', txid, '--json']);

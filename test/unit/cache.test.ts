@@ -1,7 +1,8 @@
 import { resolveConfig, validateRedisUrl } from '../../src/config';
 import { UsageError } from '../../src/errors';
-import { decodeView, encodeView, withTimeout } from '../../src/cache/redis-cache';
-import { isCacheable, readThrough } from '../../src/cache/read-through';
+import { withTimeout } from '../../src/cache/redis-cache';
+import { decodeSagaView as decodeView, encodeSagaView as encodeView } from '../../src/cache/saga-cache';
+import { isCacheable, readThrough } from '../../src/cache/saga-cache';
 import type { SagaCache } from '../../src/cache/saga-cache';
 import type { SagaView } from '../../src/saga/queries';
 import { runMain } from '../support/cli';

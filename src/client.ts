@@ -1,0 +1,201 @@
+import os from 'node:os';
+import type { Pool } from 'pg';
+import { UsageError } from './errors';
+import { createDb, createPool, Db } from './db/pool';
+import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
+import { DEFAULT_LEASE_MS, EngineDeps, leaseOwner } from './saga/engine';
+import { SagaRunner } from './saga/service';
+import { getSaga, listSagas, ListFilters, SagaListPage, SagaView } from './saga/queries';
+import { checkPurchase, PurchaseInput } from './saga/validate';
+import { findStuck, StuckSaga } from './operator/stuck';
+import { compensateSaga, CompensateResult, planCompensations } from './operator/compensate';
+import { CompensationPlan } from './operator/plan';
+import { listRecoverable, recover, RecoverResult, Strategy } from './operator/recover';
+import { Actor } from './operator/audit';
+import { SagaOutcome, StepName } from './saga/types';
+
+/** The part of a TypeORM DataSource the client uses; typed here so importing the library never loads TypeORM. */
+export interface DataSourceLike {
+  isInitialized: boolean;
+  options: { type: string };
+  driver: unknown;
+}
+
+export interface SagaClientOptions {
+  /** A PostgreSQL URL: the client makes and owns its pool (closed by close()). */
+  connectionString?: string;
+  /** Or the application's pg Pool: used as is, never ended, its sessions never changed. */
+  pool?: Pool;
+  /** Or the application's initialised TypeORM DataSource (postgres): its pool is used. */
+  dataSource?: DataSourceLike;
+  /** Pool size with connectionString (default 10). */
+  poolSize?: number;
+  /** application_name of the client's own pool. */
+  applicationName?: string;
+  /** How long a saga is held before other instances may recover it; extended as steps commit (default 30 s). */
+  leaseMs?: number;
+  /** Who acts, in the operator audit (default: user "application" on this host). */
+  actor?: Actor;
+  /** A Redis URL for the saga cache (the contract of src/cache/saga-cache.ts); the client owns it. */
+  redisUrl?: string;
+  /** Or a cache made by the caller (the CLI passes its own), which the caller closes. */
+  cache?: SagaCache;
+  /** Where the recovery loop reports what it could not do (it never throws). */
+  onWarning?: (message: string) => void;
+}
+
+export interface CompensateRequest {
+  reason: string;
+  actor?: Actor;
+  /** Completed purchases are only refunded when asked. */
+  includeCompleted?: boolean;
+  /** Drills: make the undo of this step fail. */
+  failAt?: StepName;
+}
+
+export interface RecoverRequest {
+  /** Sagas without a lease are taken only once unmoved this long (default 60 s). */
+  olderThanMs?: number;
+  strategy?: Strategy;
+  limit?: number;
+  reason?: string;
+  actor?: Actor;
+  /** Exactly these stuck sagas (the ones a person confirmed); default: those stuck now. */
+  candidates?: StuckSaga[];
+}
+
+export interface RecoveryLoop {
+  stop(): Promise<void>;
+}
+
+export interface SagaClient {
+  /** Runs one purchase to its end; resolves to the saga as `saga run --json` prints it. */
+  purchase(input: PurchaseInput): Promise<SagaView>;
+  /**
+   * The same purchase without reading the saga back: its id, final status, error code, and whether
+   * it ran now or the id existed with the same request (then nothing ran). The cheapest call.
+   */
+  purchaseOutcome(input: PurchaseInput): Promise<SagaOutcome>;
+  /** The saga as `saga show --json` prints it (through the cache when there is one). */
+  getSaga(id: string): Promise<SagaView>;
+  listSagas(filter?: Partial<ListFilters>): Promise<SagaListPage>;
+  findStuck(opts?: { olderThanMs?: number }): Promise<StuckSaga[]>;
+  /** What compensate would do, read without locks and without writing. */
+  planCompensation(ids: string[], opts?: { includeCompleted?: boolean }): Promise<CompensationPlan[]>;
+  compensate(ids: string[], opts: CompensateRequest): Promise<CompensateResult[]>;
+  /** Claims stuck sagas (SKIP LOCKED) and finishes or undoes each. */
+  recover(opts?: RecoverRequest): Promise<RecoverResult[]>;
+  /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
+  startRecovery(opts: RecoverRequest & { everyMs: number }): RecoveryLoop;
+  close(): Promise<void>;
+  /** The engine's database handle (the CLI's other commands share it). */
+  readonly db: Db;
+}
+
+export const DEFAULT_OLDER_THAN_MS = 60_000;
+
+/** The connection the client runs on: exactly one of the three ways, checked before anything connects. */
+function connect(opts: SagaClientOptions): { db: Db; owned: boolean } {
+  const given = (['connectionString', 'pool', 'dataSource'] as const).filter((k) => opts[k] !== undefined);
+  if (given.length !== 1) {
+    throw new UsageError(given.length === 0
+      ? 'createSagaClient needs one of connectionString, pool or dataSource.'
+      : `createSagaClient takes one of connectionString, pool or dataSource, not ${given.join(' and ')}.`);
+  }
+  if (opts.connectionString !== undefined) {
+    const url = opts.connectionString;
+    if (!/^postgres(ql)?:\/\//.test(url)) throw new UsageError('connectionString must start with postgres:// or postgresql://.');
+    return { db: createDb(createPool(url, opts.poolSize ?? 10, opts.applicationName ?? 'sagactl-library', 5000), url), owned: true };
+  }
+  if (opts.pool !== undefined) {
+    if (typeof (opts.pool as { query?: unknown }).query !== 'function') throw new UsageError('pool must be a pg Pool.');
+    return { db: createDb(opts.pool), owned: false };
+  }
+  const ds = opts.dataSource!;
+  if (ds.options?.type !== 'postgres') {
+    throw new UsageError(`dataSource must be a PostgreSQL DataSource, got type "${ds.options?.type}".`);
+  }
+  if (!ds.isInitialized) throw new UsageError('dataSource is not initialised: await dataSource.initialize() first.');
+  const pool = (ds.driver as { master?: Pool }).master;
+  if (!pool) throw new UsageError('dataSource has no connection pool.');
+  return { db: createDb(pool), owned: false };
+}
+
+/** The library's front door: the saga engine sagactl administers, on the application's database. */
+export function createSagaClient(opts: SagaClientOptions): SagaClient {
+  const { db, owned } = connect(opts);
+  const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+  if (!Number.isInteger(leaseMs) || leaseMs < 1000 || leaseMs > 86_400_000) throw new UsageError('leaseMs must be from 1000 to 86400000.');
+  if (opts.redisUrl !== undefined && opts.cache !== undefined) throw new UsageError('Give redisUrl or cache, not both.');
+  const ownCache = opts.redisUrl === undefined ? undefined : redisCache(opts.redisUrl, opts.onWarning);
+  const cache = opts.cache ?? ownCache ?? NO_CACHE;
+  const defaultActor = opts.actor ?? { user: 'application', host: os.hostname() };
+  const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs };
+  // The hot path never waits for the cache: a saga is cacheable only once settled, and this is it settling.
+  const runner = new SagaRunner(deps, (id) => void cache.invalidate([id]));
+  const loops = new Set<RecoveryLoop>();
+  const warn = opts.onWarning ?? (() => undefined);
+
+  const client: SagaClient = {
+    db,
+    purchaseOutcome: (input) => runner.run(checkPurchase(input)),
+    purchase: async (input) => getSaga(db, (await runner.run(checkPurchase(input))).transactionId),
+    getSaga: (id) => readThrough(cache, id, (txid) => getSaga(db, txid)),
+    listSagas: (filter = {}) => listSagas(db, { limit: 50, ...filter }),
+    findStuck: (o = {}) => findStuck(db, o.olderThanMs ?? DEFAULT_OLDER_THAN_MS),
+    planCompensation: (ids, o = {}) => planCompensations(deps, ids, Boolean(o.includeCompleted)),
+    async compensate(ids, o) {
+      const results: CompensateResult[] = [];
+      for (const id of ids) {
+        results.push(await compensateSaga(deps, id, { reason: o.reason, actor: o.actor ?? defaultActor,
+          includeCompleted: Boolean(o.includeCompleted), failAt: o.failAt }));
+      }
+      await cache.invalidate(ids);
+      return results;
+    },
+    async recover(o = {}) {
+      const candidates = o.candidates ?? await listRecoverable(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit ?? 1000 });
+      const results = await recover(runner, candidates, o.strategy, o.reason ?? 'recovery', o.actor ?? defaultActor);
+      await cache.invalidate(results.map((r) => r.transactionId));
+      return results;
+    },
+    startRecovery(o) {
+      if (!Number.isInteger(o.everyMs) || o.everyMs < 100) throw new UsageError('everyMs must be a whole number of milliseconds, at least 100.');
+      const stopping = new AbortController();
+      const running = (async () => {
+        while (!stopping.signal.aborted) {
+          try {
+            await client.recover(o);
+          } catch (err) {
+            warn(`recovery round failed: ${(err as Error).message}`);
+          }
+          await sleep(o.everyMs, stopping.signal);
+        }
+      })();
+      const loop = { stop: async () => { stopping.abort(); await running; loops.delete(loop); } };
+      loops.add(loop);
+      return loop;
+    },
+    async close() {
+      await Promise.all([...loops].map((l) => l.stop()));
+      await ownCache?.close();
+      if (owned) await db.pool.end();
+    },
+  };
+  return client;
+}
+
+function redisCache(url: string, onWarning?: (message: string) => void): SagaCache {
+  const { validateRedisUrl } = require('./config') as typeof import('./config');
+  // Loaded only when asked for, so an application without Redis never loads the client.
+  const { createRedisCache } = require('./cache/redis-cache') as typeof import('./cache/redis-cache');
+  return createRedisCache({ url: validateRedisUrl(url), connectTimeoutMs: 500, commandTimeoutMs: 500,
+    warn: onWarning ?? (() => undefined) });
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => { clearTimeout(timer); resolve(); }, { once: true });
+  });
+}
