@@ -5,7 +5,7 @@ import { applicationName, createDb, createPool } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
 import { generateRows } from '../src/seed/copy';
-import { DEFAULT_LEASE_MS, leaseOwner } from '../src/saga/engine';
+import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, leaseOwner } from '../src/saga/engine';
 import { prng, runLoad } from '../src/saga/load';
 import { getSaga, SagaView } from '../src/saga/queries';
 import { SagaRunner } from '../src/saga/service';
@@ -116,7 +116,7 @@ async function main(): Promise<number> {
     await runUp({ db, migrations: loadMigrations(), lockTimeoutMs: 10_000, log: () => undefined });
     await generateRows(db, { users: 100, items: 10, seed: 1, balance: '99999999.99', stock: 1_000_000_000 }, () => undefined);
     say(`running ${args.sagas} sagas`);
-    const runner = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS });
+    const runner = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, grouping: true });
     await runLoad(db, runner, { count: args.sagas, concurrency: 8, mode: 'orchestration', quantity: 1, seed: 1 }, () => undefined);
     ids = (await db.query('SELECT transaction_id AS id FROM saga_states ORDER BY transaction_id')).map((r) => r.id);
     const random = prng(42);

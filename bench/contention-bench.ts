@@ -2,7 +2,7 @@ import crypto from 'node:crypto';
 import { createDb, createPool, Db } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
-import { DEFAULT_LEASE_MS, leaseOwner } from '../src/saga/engine';
+import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, leaseOwner } from '../src/saga/engine';
 import { runLoad } from '../src/saga/load';
 import { SagaRunner } from '../src/saga/service';
 import { MODES } from '../src/saga/types';
@@ -30,7 +30,7 @@ async function one(db: Db, mode: (typeof MODES)[number], kind: 'user' | 'item') 
     await db.query(`INSERT INTO users (user_id, name, balance) SELECT 'buyer-' || k, 'Buyer', 1000000.00 FROM generate_series(1, 100) k`);
     await db.query(`INSERT INTO items (item_id, name, price, stock) VALUES ('thing', 'Thing', 2.50, 300)`);
   }
-  const runner = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS });
+  const runner = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, grouping: true });
   const r = await runLoad(db, runner, { count: 1000, concurrency: 1000, mode, quantity: 1, seed: 1,
     userId: kind === 'user' ? 'buyer' : undefined, itemId: 'thing' }, () => undefined);
   const [state] = await db.query(`SELECT (SELECT sum(balance)::text FROM users) AS balances, (SELECT stock FROM items) AS stock`);

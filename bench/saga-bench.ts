@@ -7,7 +7,7 @@ import { applicationName, createDb, createPool, Db } from '../src/db/pool';
 import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
 import { generateRows } from '../src/seed/copy';
-import { DEFAULT_LEASE_MS, leaseOwner } from '../src/saga/engine';
+import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, leaseOwner } from '../src/saga/engine';
 import { LoadResult, Purchaser, runLoad } from '../src/saga/load';
 import { SagaRunner } from '../src/saga/service';
 import { SagaMode } from '../src/saga/types';
@@ -136,7 +136,7 @@ async function main(): Promise<number> {
     const items = 10;
     await generateRows(db, { users, items, seed: 1, balance: '99999999.99', stock: 1_000_000_000 }, () => undefined);
     await ds.initialize();
-    const engine = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS });
+    const engine = new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, grouping: true });
     const naive = new NaiveTypeormPurchaser(ds);
     const purchasers: Record<Scenario['purchaser'], Purchaser> = { engine, naive };
     const [{ server }] = await db.query<{ server: string }>(`SELECT current_setting('server_version') AS server`);

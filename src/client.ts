@@ -3,14 +3,15 @@ import type { Pool } from 'pg';
 import { UsageError } from './errors';
 import { createDb, createPool, Db } from './db/pool';
 import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
-import { DEFAULT_LEASE_MS, EngineDeps, leaseOwner } from './saga/engine';
+import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, EngineDeps, leaseOwner } from './saga/engine';
 import { SagaRunner } from './saga/service';
 import { getSaga, listSagas, ListFilters, SagaListPage, SagaView } from './saga/queries';
 import { checkPurchase, PurchaseInput } from './saga/validate';
 import { findStuck, StuckSaga } from './operator/stuck';
 import { compensateSaga, CompensateResult, planCompensations } from './operator/compensate';
 import { CompensationPlan } from './operator/plan';
-import { listRecoverable, recover, RecoverResult, Strategy } from './operator/recover';
+import { recover, RecoverReport, Strategy } from './operator/recover';
+import { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 import { Actor } from './operator/audit';
 import { SagaOutcome, StepName } from './saga/types';
 
@@ -34,6 +35,10 @@ export interface SagaClientOptions {
   applicationName?: string;
   /** How long a saga is held before other instances may recover it; extended as steps commit (default 30 s). */
   leaseMs?: number;
+  /** How long a statement may wait for a row lock before it fails (default 5 s). */
+  lockTimeoutMs?: number;
+  /** Group execution: concurrent purchases' same step in one statement (default on). */
+  grouping?: boolean;
   /** Who acts, in the operator audit (default: user "application" on this host). */
   actor?: Actor;
   /** A Redis URL for the saga cache (the contract of src/cache/saga-cache.ts); the client owns it. */
@@ -49,19 +54,25 @@ export interface CompensateRequest {
   actor?: Actor;
   /** Completed purchases are only refunded when asked. */
   includeCompleted?: boolean;
+  /** A saga in flight is taken only once stuck: unmoved this long (default 60 s; src/saga/stuck.ts). */
+  olderThanMs?: number;
+  /** An audited override for one step a person checked (`--undo STEP`). */
+  override?: StepName;
   /** Drills: make the undo of this step fail. */
   failAt?: StepName;
 }
 
 export interface RecoverRequest {
-  /** Sagas without a lease are taken only once unmoved this long (default 60 s). */
+  /** Sagas are taken only once unmoved this long (default 60 s; a dead owner on this host at once). */
   olderThanMs?: number;
   strategy?: Strategy;
+  /** At most this many (default: every stuck saga). */
   limit?: number;
   reason?: string;
   actor?: Actor;
   /** Exactly these stuck sagas (the ones a person confirmed); default: those stuck now. */
   candidates?: StuckSaga[];
+  onProgress?: (done: number) => void;
 }
 
 export interface RecoveryLoop {
@@ -79,20 +90,18 @@ export interface SagaClient {
   /** The saga as `saga show --json` prints it (through the cache when there is one). */
   getSaga(id: string): Promise<SagaView>;
   listSagas(filter?: Partial<ListFilters>): Promise<SagaListPage>;
-  findStuck(opts?: { olderThanMs?: number }): Promise<StuckSaga[]>;
+  findStuck(opts?: { olderThanMs?: number; limit?: number }): Promise<StuckSaga[]>;
   /** What compensate would do, read without locks and without writing. */
-  planCompensation(ids: string[], opts?: { includeCompleted?: boolean }): Promise<CompensationPlan[]>;
+  planCompensation(ids: string[], opts?: Omit<CompensateRequest, 'reason' | 'actor' | 'failAt'>): Promise<CompensationPlan[]>;
   compensate(ids: string[], opts: CompensateRequest): Promise<CompensateResult[]>;
-  /** Claims stuck sagas (SKIP LOCKED) and finishes or undoes each. */
-  recover(opts?: RecoverRequest): Promise<RecoverResult[]>;
+  /** Claims stuck sagas (SKIP LOCKED) and finishes or undoes each, from its records. */
+  recover(opts?: RecoverRequest): Promise<RecoverReport>;
   /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
   startRecovery(opts: RecoverRequest & { everyMs: number }): RecoveryLoop;
   close(): Promise<void>;
   /** The engine's database handle (the CLI's other commands share it). */
   readonly db: Db;
 }
-
-export const DEFAULT_OLDER_THAN_MS = 60_000;
 
 /** The connection the client runs on: exactly one of the three ways, checked before anything connects. */
 function connect(opts: SagaClientOptions): { db: Db; owned: boolean } {
@@ -130,7 +139,9 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
   const ownCache = opts.redisUrl === undefined ? undefined : redisCache(opts.redisUrl, opts.onWarning);
   const cache = opts.cache ?? ownCache ?? NO_CACHE;
   const defaultActor = opts.actor ?? { user: 'application', host: os.hostname() };
-  const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs };
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 || lockTimeoutMs > 3_600_000) throw new UsageError('lockTimeoutMs must be from 1 to 3600000.');
+  const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs, lockTimeoutMs, grouping: opts.grouping ?? true };
   // The hot path never waits for the cache: a saga is cacheable only once settled, and this is it settling.
   const runner = new SagaRunner(deps, (id) => void cache.invalidate([id]));
   const loops = new Set<RecoveryLoop>();
@@ -142,22 +153,24 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
     purchase: async (input) => getSaga(db, (await runner.run(checkPurchase(input))).transactionId),
     getSaga: (id) => readThrough(cache, id, (txid) => getSaga(db, txid)),
     listSagas: (filter = {}) => listSagas(db, { limit: 50, ...filter }),
-    findStuck: (o = {}) => findStuck(db, o.olderThanMs ?? DEFAULT_OLDER_THAN_MS),
-    planCompensation: (ids, o = {}) => planCompensations(deps, ids, Boolean(o.includeCompleted)),
+    findStuck: (o = {}) => findStuck(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit }),
+    planCompensation: (ids, o = {}) => planCompensations(runner.engine, ids,
+      { includeCompleted: Boolean(o.includeCompleted), olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, override: o.override }),
     async compensate(ids, o) {
       const results: CompensateResult[] = [];
       for (const id of ids) {
-        results.push(await compensateSaga(deps, id, { reason: o.reason, actor: o.actor ?? defaultActor,
-          includeCompleted: Boolean(o.includeCompleted), failAt: o.failAt }));
+        results.push(await compensateSaga(runner.engine, id, { reason: o.reason, actor: o.actor ?? defaultActor,
+          includeCompleted: Boolean(o.includeCompleted), olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS,
+          override: o.override, failAt: o.failAt }));
       }
       await cache.invalidate(ids);
       return results;
     },
     async recover(o = {}) {
-      const candidates = o.candidates ?? await listRecoverable(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit ?? 1000 });
-      const results = await recover(runner, candidates, o.strategy, o.reason ?? 'recovery', o.actor ?? defaultActor);
-      await cache.invalidate(results.map((r) => r.transactionId));
-      return results;
+      const report = await recover(runner, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, strategy: o.strategy, limit: o.limit,
+        reason: o.reason ?? 'recovery', actor: o.actor ?? defaultActor, candidates: o.candidates, onProgress: o.onProgress });
+      await cache.invalidate(report.results.map((r) => r.transactionId));
+      return report;
     },
     startRecovery(o) {
       if (!Number.isInteger(o.everyMs) || o.everyMs < 100) throw new UsageError('everyMs must be a whole number of milliseconds, at least 100.');

@@ -6,7 +6,8 @@
  */
 import type * as Entities from './db/entities';
 
-export { createSagaClient, DEFAULT_OLDER_THAN_MS } from './client';
+export { createSagaClient } from './client';
+export { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 export type {
   SagaClient, SagaClientOptions, DataSourceLike, CompensateRequest, RecoverRequest, RecoveryLoop,
 } from './client';
@@ -18,7 +19,7 @@ export type { SagaOutcome, SagaStatus, SagaMode, StepName, ErrorCode } from './s
 export type { StuckSaga } from './operator/stuck';
 export type { CompensateResult } from './operator/compensate';
 export type { CompensationPlan, PlannedUndo } from './operator/plan';
-export type { RecoverResult, Strategy } from './operator/recover';
+export type { RecoverResult, RecoverReport, Strategy } from './operator/recover';
 export type { Actor } from './operator/audit';
 export type { SagaStats } from './stats/summary';
 export {

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { Io } from './io';
 import { Ctx, withApp, withoutApp } from './adapter';
 import { Output, toJson } from './output';
@@ -148,23 +148,27 @@ function printHealth(out: Output, report: HealthReport): void {
   }
 }
 
-type CheckFlags = { stuckAfter: string };
+type CheckFlags = { olderThan?: string; stuckAfter?: string };
 
 function registerCheck(db: Command, io: Io): void {
-  db.command('check').description('the data-integrity invariants (read-only); exit 6 when any fails')
-    .option('--stuck-after <duration>', 'a saga not moving for this long, with no live lease, is stuck', '10m')
+  db.command('check').description('the data-integrity invariants, money and stock reconciled with the ledger (read-only); exit 6 when any fails')
+    .option('--older-than <duration>', 'the stuck rule: a saga unmoved this long with no live lease is stuck (as in saga stuck)', '1m')
+    .addOption(new Option('--stuck-after <duration>', 'the old name of --older-than').hideHelp())
     .addHelpText('after', `
 Checks: no negative balance or stock; completed sagas have every forward step and their log row;
-compensated sagas undid every committed step; every refund matches its debit; failed sagas left
-no effect; no step recorded twice; no saga stuck beyond --stuck-after.
-Exit: 0 all hold, 6 any fails (the offending ids are printed).
+compensated sagas undid every committed step; every refund matches its debit; no step recorded twice;
+every balance and stock equals its ledger; every ledger movement is explained by one saga step or a
+declared source; every step that moves money or stock has its movement; no saga refunded more than
+it was charged; no saga stuck (see saga stuck). What to do when one fails: docs/runbook.md.
+Exit: 0 all hold, 6 any fails (the offending ids and amounts are printed).
 Examples:
   $ sagactl db check
-  $ sagactl db check --json --stuck-after 30m`)
-    .action(withApp<CheckFlags, number>(io, 'db-check', (ctx) => parseDuration(ctx.opts.stuckAfter, '--stuck-after'),
-      async (app, stuckAfterMs, ctx) => {
+  $ sagactl db check --json --older-than 30m`)
+    .action(withApp<CheckFlags, number>(io, 'db-check',
+      (ctx) => parseDuration(ctx.opts.stuckAfter ?? ctx.opts.olderThan ?? '1m', ctx.opts.stuckAfter !== undefined ? '--stuck-after' : '--older-than'),
+      async (app, olderThanMs, ctx) => {
         const { runChecks } = require('../health/check') as typeof import('../health/check');
-        const report = await runChecks(app.db, { stuckAfterMs });
+        const report = await runChecks(app.db, { olderThanMs });
         ctx.out.result(report, () => printChecks(ctx.out, report));
         if (!report.ok) throw new OutcomeExit(EXIT.checkFailed);
       }));

@@ -8,129 +8,124 @@ import { parseDuration, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { CompensationPlan } from '../operator/plan';
 import type { CompensateResult } from '../operator/compensate';
+import type { StuckSaga } from '../operator/stuck';
+import type { RecoverReport, Strategy } from '../operator/recover';
 import type { StepName } from '../saga/types';
 
-const op = () => ({
-  ...(require('../operator/stuck') as typeof import('../operator/stuck')),
-  ...(require('../operator/compensate') as typeof import('../operator/compensate')),
-  ...(require('../operator/recover') as typeof import('../operator/recover')),
-});
 const validate = () => require('../saga/validate') as typeof import('../saga/validate');
+const actionFor = () => (require('../operator/recover') as typeof import('../operator/recover')).actionFor;
 
 const OPERATOR_STATUSES = ['pending', 'in_progress', 'compensating', 'compensation_failed'];
+const OLDER_THAN_HELP = 'a saga counts as stuck once unmoved this long with no live lease (a dead owner on this host at once)';
+const OLDER_THAN_DEFAULT = '1m';
 
-function parseReason(raw: string | undefined, dryRun: boolean | undefined): string {
-  if (dryRun) return '';
-  if (raw === undefined || raw.trim() === '') {
+/** Why, for the audit: required for a real run, never empty (nor only quotes: `--reason "''"`). */
+export function parseReason(raw: string | undefined, needed: boolean): string {
+  if (!needed) return raw?.trim() ?? '';
+  if (raw === undefined || /^['"\s]*$/.test(raw)) {
     throw new UsageError('--reason is required: say why, it goes to the operator_audit table.', 'e.g. --reason "INC-123: payment service outage"');
   }
   if (raw.length > 2000) throw new UsageError('--reason is longer than 2000 characters.');
   return raw.trim();
 }
 
+const olderThan = (raw: string) => parseDuration(raw, '--older-than');
+
 export function registerOperator(saga: Command, io: Io): void {
-  saga.command('stuck').description('sagas nobody is driving (lease expired, or owner gone) and those waiting for an operator')
-    .option('--older-than <duration>', 'stuck for at least this long', '0s')
+  registerStuck(saga, io);
+  registerCompensate(saga, io);
+  registerRecover(saga, io);
+}
+
+function registerStuck(saga: Command, io: Io): void {
+  type Flags = { olderThan: string; limit: string };
+  saga.command('stuck').description('sagas nobody is driving, and those waiting for an operator (compensation_failed)')
+    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
+    .option('--limit <n>', 'at most this many, stalest first, 1 to 1000000', '1000')
     .addHelpText('after', '\nExamples:\n  $ sagactl saga stuck\n  $ sagactl saga stuck --older-than 10m --json')
-    .action(withApp<{ olderThan: string }, number>(io, 'saga-stuck', (ctx) => parseDuration(ctx.opts.olderThan, '--older-than'),
-      async (app, olderThanMs, ctx) => {
-        const stuck = await op().findStuck(app.db, olderThanMs);
-        ctx.out.result({ stuck }, () => {
-          ctx.out.table(['transaction id', 'status', 'mode', 'why', 'last step', 'attempts', 'last error'],
-            stuck.map((s) => [s.transactionId, s.status, s.mode, s.why, s.lastStep, s.attempts, s.errorCode]));
-          ctx.out.print(`${stuck.length} stuck`);
-        });
-      }));
-
-  type CompFlags = { stuck?: boolean; olderThan: string; status?: string; limit: string; includeCompleted?: boolean;
-    dryRun?: boolean; reason?: string; failAt?: string; lease: string };
-  saga.command('compensate [txid...]').description('undo sagas by hand: plan, confirm, apply, verify, audit')
-    .option('--stuck', 'pick the stuck sagas (and compensation_failed ones) instead of ids')
-    .option('--older-than <duration>', 'with --stuck: stuck for at least this long', '0s')
-    .option('--status <status>', `with --stuck: only this status (${OPERATOR_STATUSES.join(', ')})`)
-    .option('--limit <n>', 'with --stuck: at most this many, 1 to 10000', '100')
-    .option('--include-completed', 'also undo completed purchases (refunds them)')
-    .option('--dry-run', 'print the plan and write nothing')
-    .option('--reason <text>', 'why (required for a real run; recorded in operator_audit)')
-    .option('--fail-at <step>', 'drills: make the undo of this step fail')
-    .option('--lease <duration>', 'how long this process holds each saga', '30s')
-    .addHelpText('after', `
-Exit: 0 all compensated, 3 any refused or not found (the others are still processed), 5 any compensation failed.
-Examples:
-  $ sagactl saga compensate --stuck --older-than 10m --dry-run
-  $ sagactl saga compensate 4f0c... --reason "INC-42: stock service down" --yes
-  $ sagactl saga compensate order-42 --include-completed --reason "customer refund, ticket 981"`)
-    .action(withApp<CompFlags, { failAt?: StepName; olderThanMs: number; limit: number; reason: string; leaseMs: number }>(
-      io, 'saga-compensate', (ctx) => parseCompensate(ctx), async (app, input, ctx) => {
-        const ids = await pickIds(app, ctx, input);
-        if (ids.length === 0) return ctx.out.result({ plans: [], results: [] }, () => ctx.out.print('Nothing to compensate.'));
-        const client = app.client({ leaseMs: input.leaseMs });
-        const plans = await client.planCompensation(ids, { includeCompleted: ctx.opts.includeCompleted });
-        if (ctx.opts.dryRun) {
-          ctx.out.result({ dryRun: true, plans }, () => renderPlans(ctx.out, plans));
-          if (plans.some((p) => p.refusal)) throw new OutcomeExit(EXIT.notFound);
-          return;
-        }
-        if (!ctx.out.json) renderPlans(ctx.out, plans);
-        if (!(await confirm(io, ctx.opts.yes, `Compensate ${plans.filter((p) => !p.refusal).length} saga(s) as planned?`))) {
-          throw new UsageError('Not confirmed; nothing compensated.');
-        }
-        const results = await client.compensate(ids, { reason: input.reason, includeCompleted: ctx.opts.includeCompleted, failAt: input.failAt });
-        ctx.out.result({ plans, results }, () => renderResults(ctx.out, results));
-        if (results.some((x) => x.outcome === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
-        if (results.some((x) => x.outcome !== 'compensated')) throw new OutcomeExit(EXIT.notFound);
-      }));
-
-  type RecFlags = { olderThan: string; strategy?: string; limit: string; dryRun?: boolean; reason?: string; lease: string };
-  saga.command('recover').description('claim stuck sagas and finish them (resume) or undo them (compensate)')
-    .option('--older-than <duration>', 'stuck for at least this long; 0s takes every stuck saga', '0s')
-    .option('--strategy <strategy>', 'resume | compensate (sagas that were compensating always go on compensating)')
-    .option('--limit <n>', 'at most this many sagas, 1 to 100000', '1000')
-    .option('--dry-run', 'print what would be done and write nothing')
-    .option('--reason <text>', 'recorded in operator_audit', 'saga recover')
-    .option('--lease <duration>', 'how long this process holds each saga', '30s')
-    .addHelpText('after', `
-Several recoverers may run at once: each claims different sagas (SKIP LOCKED).
-Exit: 0 every claimed saga reached a final status, 5 a compensation failed.
-Examples:
-  $ sagactl saga recover --dry-run
-  $ sagactl saga recover --older-than 5m --yes
-  $ sagactl saga recover --strategy compensate --yes --reason "INC-7: undo everything in flight"`)
-    .action(withApp<RecFlags, { olderThanMs: number; strategy?: 'resume' | 'compensate'; limit: number; leaseMs: number }>(
-      io, 'saga-recover', (ctx) => parseRecover(ctx), async (app, input, ctx) => {
-        const client = app.client({ leaseMs: input.leaseMs });
-        const candidates = await op().listRecoverable(client.db, input);
-        if (ctx.opts.dryRun) {
-          const plan = candidates.map((c) => ({ transactionId: c.transactionId, status: c.status, mode: c.mode, why: c.why, action: op().actionFor(c, input.strategy) }));
-          return ctx.out.result({ dryRun: true, plan }, () => {
-            ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], plan.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]));
-            ctx.out.print(`${plan.length} saga(s) would be recovered`);
-          });
-        }
-        if (candidates.length > 0 && !(await confirm(io, ctx.opts.yes, `Recover ${candidates.length} stuck saga(s)?`))) {
-          throw new UsageError('Not confirmed; nothing recovered.');
-        }
-        const results = await client.recover({ ...input, candidates, reason: parseReason(ctx.opts.reason, false) });
-        ctx.out.result({ results }, () => {
-          ctx.out.table(['transaction id', 'mode', 'before', 'action', 'after'], results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after]));
-          ctx.out.print(`${results.length} recovered of ${candidates.length} stuck (others were claimed by another recoverer)`);
-        });
-        if (results.some((x) => x.after === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
-        if (results.some((x) => !['completed', 'compensated', 'failed'].includes(x.after))) throw new OutcomeExit(EXIT.internal);
+    .action(withApp<Flags, { olderThanMs: number; limit: number }>(io, 'saga-stuck',
+      (ctx) => ({ olderThanMs: olderThan(ctx.opts.olderThan), limit: parseIntOption(ctx.opts.limit, '--limit', 1, 1_000_000) }),
+      async (app, input, ctx) => {
+        const stuck = await app.client().findStuck(input);
+        ctx.out.result({ stuck }, () => renderStuck(ctx.out, stuck, input.limit));
       }));
 }
 
-function parseCompensate(ctx: Ctx<{ stuck?: boolean; olderThan: string; status?: string; limit: string; dryRun?: boolean; reason?: string; failAt?: string; lease: string }>) {
+function renderStuck(out: Output, stuck: StuckSaga[], limit: number): void {
+  if (stuck.length === 0) return out.print('no stuck sagas');
+  out.table(['transaction id', 'status', 'mode', 'idle', 'why', 'last step', 'attempts', 'last error'],
+    stuck.map((s) => [s.transactionId, s.status, s.mode, idle(s.idleSeconds), s.why, s.lastStep, s.attempts, s.errorCode]));
+  out.print(`${stuck.length} stuck${stuck.length === limit ? ` (the ${limit} stalest; raise --limit for more)` : ''}`);
+}
+
+/** 75 -> "1m15s": how long a saga has not moved. */
+export function idle(seconds: number): string {
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(seconds / 86_400)}d${Math.floor((seconds % 86_400) / 3600)}h`;
+}
+
+type CompFlags = { stuck?: boolean; olderThan: string; status?: string; limit: string; includeCompleted?: boolean;
+  dryRun?: boolean; reason?: string; undo?: string; failAt?: string; lease: string };
+interface CompInput { olderThanMs: number; limit: number; reason: string; override?: StepName; failAt?: StepName; leaseMs: number }
+
+function registerCompensate(saga: Command, io: Io): void {
+  saga.command('compensate [txid...]').description('undo sagas by hand: plan from the records and the ledger, confirm, apply, verify, audit')
+    .option('--stuck', 'pick the stuck sagas (and compensation_failed ones) instead of ids')
+    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
+    .option('--status <status>', `with --stuck: only this status (${OPERATOR_STATUSES.join(', ')})`)
+    .option('--limit <n>', 'with --stuck: at most this many, 1 to 10000', '100')
+    .option('--include-completed', 'also undo completed purchases (refunds them)')
+    .option('--dry-run', 'print the plan and its evidence, write nothing')
+    .option('--reason <text>', 'why (required for a real run; recorded in operator_audit)')
+    .option('--undo <step>', 'override, after checking by hand: undo this step although its record or ledger movement is missing (audited)')
+    .option('--fail-at <step>', 'drills: make the undo of this step fail')
+    .option('--lease <duration>', 'how long this process holds each saga', '30s')
+    .addHelpText('after', `
+A saga whose step records and ledger disagree, or whose user or item shows a movement nobody explained
+since it began, is refused (exit 3) with the facts: see docs/runbook.md.
+Exit: 0 all compensated and verified, 3 any refused or not found (the others are still processed), 5 any compensation failed.
+Examples:
+  $ sagactl saga compensate --stuck --older-than 10m --dry-run
+  $ sagactl saga compensate 4f0c... --reason "INC-42: stock service down" --yes
+  $ sagactl saga compensate order-42 --include-completed --reason "customer refund, ticket 981"
+  $ sagactl saga compensate order-7 --undo validate_user --reason "INC-9: debit made by the old service, checked by hand"`)
+    .action(withApp<CompFlags, CompInput>(io, 'saga-compensate', parseCompensate, async (app, input, ctx) => {
+      const ids = await pickIds(app, ctx, input);
+      if (ids.length === 0) return ctx.out.result({ plans: [], results: [] }, () => ctx.out.print('Nothing to compensate.'));
+      const client = app.client({ leaseMs: input.leaseMs });
+      const request = { includeCompleted: ctx.opts.includeCompleted, olderThanMs: input.olderThanMs, override: input.override };
+      const plans = await client.planCompensation(ids, request);
+      if (ctx.opts.dryRun) {
+        ctx.out.result({ dryRun: true, plans }, () => renderPlans(ctx.out, plans));
+        if (plans.some((p) => p.refusal)) throw new OutcomeExit(EXIT.notFound);
+        return;
+      }
+      if (!ctx.out.json) renderPlans(ctx.out, plans);
+      if (!(await confirm(io, ctx.opts.yes, `Compensate ${plans.filter((p) => !p.refusal).length} saga(s) as planned?`))) {
+        throw new UsageError('Not confirmed; nothing compensated.');
+      }
+      const results = await client.compensate(ids, { ...request, reason: input.reason, failAt: input.failAt });
+      ctx.out.result({ plans, results }, () => renderResults(ctx.out, results));
+      if (results.some((x) => x.outcome === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
+      if (results.some((x) => x.outcome !== 'compensated')) throw new OutcomeExit(EXIT.notFound);
+    }));
+}
+
+function parseCompensate(ctx: Ctx<CompFlags>): CompInput {
   const o = ctx.opts;
   if (ctx.args.length > 0 && o.stuck) throw new UsageError('Give transaction ids or --stuck, not both.');
   if (o.status !== undefined && !OPERATOR_STATUSES.includes(o.status)) {
     throw new UsageError(`--status must be one of ${OPERATOR_STATUSES.join(', ')}, got "${o.status}".`);
   }
+  if (o.undo !== undefined && ctx.args.length !== 1) throw new UsageError('--undo is an override for one saga: name exactly one transaction id.');
   for (const id of ctx.args) validate().parseId(id, 'TXID', 100);
   const parsed = {
-    olderThanMs: parseDuration(o.olderThan, '--older-than'),
+    olderThanMs: olderThan(o.olderThan),
     limit: parseIntOption(o.limit, '--limit', 1, 10_000),
-    reason: parseReason(o.reason, o.dryRun),
+    reason: parseReason(o.reason, !o.dryRun),
+    override: o.undo === undefined ? undefined : validate().parseStep(o.undo, '--undo'),
     failAt: o.failAt === undefined ? undefined : validate().parseStep(o.failAt, '--fail-at'),
     leaseMs: validate().parseLease(o.lease),
   };
@@ -141,26 +136,10 @@ function parseCompensate(ctx: Ctx<{ stuck?: boolean; olderThan: string; status?:
   return parsed;
 }
 
-function parseRecover(ctx: Ctx<{ olderThan: string; strategy?: string; limit: string; dryRun?: boolean; reason?: string; lease: string }>) {
-  const o = ctx.opts;
-  if (o.strategy !== undefined && o.strategy !== 'resume' && o.strategy !== 'compensate') {
-    throw new UsageError(`--strategy must be resume or compensate, got "${o.strategy}".`);
-  }
-  const parsed = {
-    olderThanMs: parseDuration(o.olderThan, '--older-than'),
-    strategy: o.strategy as 'resume' | 'compensate' | undefined,
-    limit: parseIntOption(o.limit, '--limit', 1, 100_000),
-    leaseMs: validate().parseLease(o.lease),
-  };
-  parseReason(o.reason, o.dryRun);
-  if (!o.dryRun) assertCanPrompt(ctx.io, o.yes);
-  return parsed;
-}
-
 /** Ids given, else the stuck selection; on a terminal with neither, an interactive checklist. */
-async function pickIds(app: App, ctx: Ctx<{ stuck?: boolean; status?: string }>, input: { olderThanMs: number; limit: number }): Promise<string[]> {
+async function pickIds(app: App, ctx: Ctx<CompFlags>, input: CompInput): Promise<string[]> {
   if (ctx.args.length > 0) return [...new Set(ctx.args)];
-  const stuck = (await op().findStuck(app.db, input.olderThanMs))
+  const stuck = (await app.client().findStuck({ olderThanMs: input.olderThanMs }))
     .filter((s) => ctx.opts.status === undefined || s.status === ctx.opts.status).slice(0, input.limit);
   if (ctx.opts.stuck) return stuck.map((s) => s.transactionId);
   return chooseMany('Which sagas should be compensated?', stuck.map((s) => ({
@@ -169,11 +148,86 @@ async function pickIds(app: App, ctx: Ctx<{ stuck?: boolean; status?: string }>,
 
 function renderPlans(out: Output, plans: CompensationPlan[]): void {
   out.table(['transaction id', 'status', 'plan'], plans.map((p) => [p.transactionId, p.status ?? '-',
-    p.refusal ? out.color.red(`refused: ${p.refusal}`) : p.undo.map((u) => u.action).join('; ') || 'mark compensated (nothing to undo)']));
+    p.refusal ? out.color.red(`refused: ${p.refusal}`) : p.undo.map((u) => `${u.action}${u.movement ? ` (ledger #${u.movement})` : ''}`).join('; ')
+      || 'mark compensated (nothing to undo)']));
+  for (const p of plans.filter((x) => x.facts.length > 0)) {
+    out.print(`${p.transactionId}:`);
+    for (const fact of p.facts) out.print(`  - ${fact}`);
+  }
 }
 
 function renderResults(out: Output, results: CompensateResult[]): void {
   out.table(['transaction id', 'before', 'outcome', 'undone', 'verified', 'detail'], results.map((r) => [
     r.transactionId, r.before ?? '-', r.outcome === 'compensated' ? out.color.green(r.outcome) : out.color.red(r.outcome),
     r.undo.map((u) => u.action).join('; '), r.verified === null ? '-' : r.verified ? 'yes' : out.color.red('NO'), r.detail ?? '']));
+}
+
+type RecFlags = { olderThan: string; strategy?: string; limit?: string; dryRun?: boolean; reason?: string; lease: string };
+interface RecInput { olderThanMs: number; strategy?: Strategy; limit?: number; leaseMs: number; reason: string }
+
+function registerRecover(saga: Command, io: Io): void {
+  saga.command('recover').description('claim stuck sagas and finish them (resume) or undo them (compensate), from their records')
+    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
+    .option('--strategy <strategy>', 'resume | compensate (sagas that were compensating always go on compensating)')
+    .option('--limit <n>', 'at most this many sagas (default: every stuck saga, in rounds)')
+    .option('--dry-run', 'print what would be done and write nothing')
+    .option('--reason <text>', 'recorded in operator_audit', 'saga recover')
+    .option('--lease <duration>', 'how long this process holds each saga', '30s')
+    .addHelpText('after', `
+Several recoverers may run at once: each claims different sagas (SKIP LOCKED), never one that moved
+within --older-than. A saga whose records and ledger disagree is left alone and reported (exit 3).
+Exit: 0 every claimed saga reached a final status, 3 some were refused, 5 a compensation failed.
+Examples:
+  $ sagactl saga recover --dry-run
+  $ sagactl saga recover --older-than 5m --yes
+  $ sagactl saga recover --strategy compensate --yes --reason "INC-7: undo everything in flight"`)
+    .action(withApp<RecFlags, RecInput>(io, 'saga-recover', parseRecover, async (app, input, ctx) => {
+      const client = app.client({ leaseMs: input.leaseMs });
+      const candidates = (await client.findStuck({ olderThanMs: input.olderThanMs, limit: input.limit }))
+        .filter((s) => s.status !== 'compensation_failed');
+      if (ctx.opts.dryRun) {
+        const plan = candidates.map((c) => ({ transactionId: c.transactionId, status: c.status, mode: c.mode, why: c.why, action: actionFor()(c, input.strategy) }));
+        return ctx.out.result({ dryRun: true, plan }, () => {
+          if (plan.length > 0) ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], plan.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]));
+          ctx.out.print(`${plan.length} saga(s) would be recovered`);
+        });
+      }
+      if (candidates.length > 0 && !(await confirm(io, ctx.opts.yes, `Recover ${candidates.length} stuck saga(s)?`))) {
+        throw new UsageError('Not confirmed; nothing recovered.');
+      }
+      const bar = ctx.out.progress('recovered', candidates.length);
+      const report = await client.recover({ ...input, candidates, onProgress: (n) => bar.tick(n) });
+      bar.done();
+      ctx.out.result(report, () => renderRecovered(ctx.out, report, candidates.length));
+      if (report.results.some((x) => x.after === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
+      if (report.refused > 0) throw new OutcomeExit(EXIT.notFound);
+    }));
+}
+
+function parseRecover(ctx: Ctx<RecFlags>): RecInput {
+  const o = ctx.opts;
+  if (o.strategy !== undefined && o.strategy !== 'resume' && o.strategy !== 'compensate') {
+    throw new UsageError(`--strategy must be resume or compensate, got "${o.strategy}".`);
+  }
+  const parsed = {
+    olderThanMs: olderThan(o.olderThan),
+    strategy: o.strategy as Strategy | undefined,
+    limit: o.limit === undefined ? undefined : parseIntOption(o.limit, '--limit', 1, 10_000_000),
+    leaseMs: validate().parseLease(o.lease),
+    reason: parseReason(o.reason, !o.dryRun),
+  };
+  if (!o.dryRun) assertCanPrompt(ctx.io, o.yes);
+  return parsed;
+}
+
+function renderRecovered(out: Output, report: RecoverReport, found: number): void {
+  if (report.results.length > 0) {
+    out.table(['transaction id', 'mode', 'before', 'action', 'after', 'detail'],
+      report.results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after, x.detail ?? '']));
+  }
+  const recovered = report.results.length - report.refused;
+  const parts = [`${recovered} recovered of ${found} stuck`];
+  if (report.refused > 0) parts.push(`${report.refused} refused (records and ledger disagree: see saga compensate --dry-run)`);
+  if (report.skipped > 0) parts.push(`${report.skipped} skipped (claimed by another recoverer, or moved again)`);
+  out.print(parts.join('; '));
 }

@@ -5,11 +5,11 @@ import { Output, toJson } from './output';
 import { bars, sparkline } from './charts';
 import { StateError, UsageError } from '../errors';
 import { PG, pgCode } from '../db/pg-errors';
-import { parseInstant, parseIntOption } from '../duration';
+import { parseDuration, parseInstant, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { SagaStats } from '../stats/summary';
 
-type StatsFlags = { since?: string; until?: string; format?: string; watch?: string; iterations?: string };
+type StatsFlags = { since?: string; until?: string; format?: string; watch?: string; iterations?: string; olderThan: string };
 const FORMATS = ['table', 'json', 'prometheus'] as const;
 
 export interface StatsInput {
@@ -18,6 +18,7 @@ export interface StatsInput {
   format: (typeof FORMATS)[number];
   intervalMs?: number;
   iterations?: number;
+  olderThanMs: number;
 }
 
 export function registerStats(program: Command, io: Io): void {
@@ -27,6 +28,7 @@ export function registerStats(program: Command, io: Io): void {
     .option('--format <format>', 'table | json | prometheus (text exposition format)', 'table')
     .option('--watch <seconds>', 'redraw every N seconds, 1 to 86400, until Ctrl-C')
     .option('--iterations <n>', 'with --watch: stop after N rounds')
+    .option('--older-than <duration>', 'the stuck count: sagas unmoved this long with no live lease (and compensation_failed ones)', '1m')
     .addHelpText('after', `
 Counts are exact. Latency percentiles are estimated from log-scale bins (within 4.5%); max and
 mean are exact. Minutes older than 5 minutes are read from a rollup that stats keeps up to date
@@ -58,7 +60,8 @@ export function parseStats(ctx: Ctx<StatsFlags>): StatsInput {
     throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${o.format}".`);
   }
   if (o.json && o.format === 'prometheus') throw new UsageError('--json and --format prometheus exclude each other.');
-  const input: StatsInput = { since: o.since, until: o.until, format: o.json ? 'json' : (o.format as StatsInput['format']) ?? 'table' };
+  const input: StatsInput = { since: o.since, until: o.until, format: o.json ? 'json' : (o.format as StatsInput['format']) ?? 'table',
+    olderThanMs: parseDuration(o.olderThan ?? '1m', '--older-than') };
   windowOf(input, Date.now());
   if (o.watch !== undefined) input.intervalMs = parseIntOption(o.watch, '--watch', 1, 86_400) * 1000;
   if (o.iterations !== undefined) {
@@ -83,6 +86,7 @@ async function emitStats(app: App, input: StatsInput, ctx: Ctx<StatsFlags>, watc
   let bar: ReturnType<Output['progress']> | undefined;
   const stats = await getStats(app.db, {
     ...windowOf(input, Date.now()),
+    olderThanMs: input.olderThanMs,
     onProgress: (done, total) => {
       if (total < 24 * 60) return; // only a long backlog (the first run) is worth a bar
       bar ??= ctx.out.progress('building the statistics rollup (minutes)', total);

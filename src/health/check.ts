@@ -1,5 +1,6 @@
 import { Db } from '../db/pool';
 import { Invariant, INVARIANTS } from './invariants';
+import { deadLocalOwners } from '../saga/stuck';
 
 export interface CheckResult {
   name: string;
@@ -17,7 +18,8 @@ export interface CheckReport {
 }
 
 export interface CheckOptions {
-  stuckAfterMs: number;
+  /** The stuck rule's --older-than (src/saga/stuck.ts). */
+  olderThanMs: number;
   sampleSize?: number;
 }
 
@@ -34,11 +36,12 @@ SELECT *, count(*) OVER ()::int AS "offendingCount" FROM offending ORDER BY id L
  */
 export async function runChecks(db: Db, opts: CheckOptions, invariants: Invariant[] = INVARIANTS): Promise<CheckReport> {
   const limit = opts.sampleSize ?? 10;
+  const params = { olderThanMs: opts.olderThanMs, deadOwners: await deadLocalOwners(db) };
   const checks = await db.withTransaction(async (client) => {
     await client.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY');
     const results: CheckResult[] = [];
     for (const inv of invariants) {
-      const { rows } = await client.query(sampledSql(inv), [limit, ...inv.params(opts)]);
+      const { rows } = await client.query(sampledSql(inv), [limit, ...inv.params(params)]);
       const count = rows[0]?.offendingCount ?? 0;
       const sample = rows.map(({ offendingCount: _c, ...row }) => row as CheckResult['sample'][number]);
       results.push({ name: inv.name, description: inv.description, ok: count === 0, count, sample });

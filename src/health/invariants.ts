@@ -1,4 +1,6 @@
 import { SAGA_STEPS } from '../saga/steps';
+import { stuckCondition, whyStuck } from '../saga/stuck';
+import { LEDGER_INVARIANTS } from './ledger-invariants';
 
 /**
  * The data-integrity invariants of `db check`. Each is one plain query returning the offending
@@ -11,7 +13,14 @@ export interface Invariant {
   description: string;
   sql: string;
   /** Parameters from $2 on ($1 is the sample limit). */
-  params: (opts: { stuckAfterMs: number }) => unknown[];
+  params: (opts: InvariantOptions) => unknown[];
+}
+
+export interface InvariantOptions {
+  /** The stuck rule's --older-than (src/saga/stuck.ts). */
+  olderThanMs: number;
+  /** Lease owners on this host whose process is gone. */
+  deadOwners: string[];
 }
 
 const ALL_STEPS = SAGA_STEPS.map((s) => s.name);
@@ -80,15 +89,14 @@ export const INVARIANTS: Invariant[] = [
             FROM saga_step_results GROUP BY transaction_id, step, kind HAVING count(*) > 1`,
     params: () => [],
   },
+  ...LEDGER_INVARIANTS,
   {
     name: 'no_stuck_sagas',
-    description: 'no pending, in_progress or compensating saga without a live lease and unchanged for longer than --stuck-after',
-    sql: `SELECT transaction_id AS id, status, updated_at AS "updatedAt", lease_owner AS "leaseOwner",
-                 lease_expires_at AS "leaseExpiresAt"
-            FROM saga_states
-           WHERE status IN ('pending', 'in_progress', 'compensating')
-             AND (lease_expires_at IS NULL OR lease_expires_at < now())
-             AND updated_at < now() - $2::float8 * interval '1 millisecond'`,
-    params: (o) => [o.stuckAfterMs],
+    description: 'no saga stuck: unmoved past --older-than with no live lease, owned by a process gone from this host, or compensation_failed',
+    sql: `SELECT s.transaction_id AS id, s.status, ${whyStuck('s', '$2', '$3')} AS why, s.updated_at AS "updatedAt",
+                 s.lease_owner AS "leaseOwner", s.lease_expires_at AS "leaseExpiresAt"
+            FROM saga_states s
+           WHERE s.status IN ('pending', 'in_progress', 'compensating', 'compensation_failed') AND ${stuckCondition('s', '$2', '$3')}`,
+    params: (o) => [o.olderThanMs, o.deadOwners],
   },
 ];

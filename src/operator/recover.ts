@@ -1,11 +1,12 @@
-import { Db } from '../db/pool';
-import { EngineDeps, markCompensationFailed, runCompensation, runForward } from '../saga/engine';
+import { PG, pgCode } from '../db/pg-errors';
+import { queryOver } from '../db/pool';
+import { UTC_NOW } from '../db/sql';
+import { readFacts, SagaFacts } from '../saga/facts';
 import { SagaRunner } from '../saga/service';
-import { SAGA_STEPS, StepDefinition } from '../saga/steps';
-import { ERROR_MESSAGES, SagaMode, StepName } from '../saga/types';
+import { deadLocalOwners, stuckCondition } from '../saga/stuck';
 import { markStatsDirty } from '../stats/rollup';
 import { Actor, recordAudit } from './audit';
-import { readFacts } from './plan';
+import { contradictions, readEvidence } from './plan';
 import { findStuck, StuckSaga } from './stuck';
 
 export type Strategy = 'resume' | 'compensate';
@@ -13,7 +14,13 @@ export type Strategy = 'resume' | 'compensate';
 export interface RecoverOptions {
   olderThanMs: number;
   strategy?: Strategy;
-  limit: number;
+  /** At most this many sagas in all (default: every stuck one). */
+  limit?: number;
+  reason: string;
+  actor: Actor;
+  /** Exactly these stuck sagas (the ones a person confirmed), instead of finding them. */
+  candidates?: StuckSaga[];
+  onProgress?: (done: number) => void;
 }
 
 export interface RecoverResult {
@@ -22,7 +29,20 @@ export interface RecoverResult {
   before: string;
   action: string;
   after: string;
+  /** Why it was refused or skipped, when it was. */
+  detail?: string;
 }
+
+export interface RecoverReport {
+  results: RecoverResult[];
+  /** Stuck sagas another recoverer claimed first, or that moved again before the claim. */
+  skipped: number;
+  /** Sagas whose records and ledger disagree: left alone, for an operator. */
+  refused: number;
+}
+
+/** Sagas claimed per round; rounds go on until no stuck saga is left. */
+const ROUND = 200;
 
 /** What recover would do with a stuck saga: compensating ones always go on compensating. */
 export function actionFor(s: Pick<StuckSaga, 'status' | 'mode'>, strategy?: Strategy): string {
@@ -32,103 +52,95 @@ export function actionFor(s: Pick<StuckSaga, 'status' | 'mode'>, strategy?: Stra
   return s.mode === 'choreography' ? 'resume (redeliver outbox events)' : 'resume';
 }
 
-export async function listRecoverable(db: Db, opts: RecoverOptions): Promise<StuckSaga[]> {
-  // compensation_failed sagas are an operator's call (saga compensate), never automatic.
-  return (await findStuck(db, opts.olderThanMs)).filter((s) => s.status !== 'compensation_failed').slice(0, opts.limit);
+/** Stuck sagas recover may take: compensation_failed ones are an operator's call (saga compensate). */
+export async function listRecoverable(runner: SagaRunner, opts: { olderThanMs: number; limit?: number }): Promise<StuckSaga[]> {
+  const stuck = await findStuck(runner.deps.db, { olderThanMs: opts.olderThanMs, limit: (opts.limit ?? ROUND) + 1000 });
+  return stuck.filter((s) => s.status !== 'compensation_failed').slice(0, opts.limit ?? ROUND);
 }
 
 /**
- * Claims the given stuck sagas (SKIP LOCKED, and only while they still have the owner we saw, so
- * several recoverers can run at once and never take the same saga) and drives each to a final status.
+ * Claims stuck sagas one by one (SKIP LOCKED, and only while they are still stuck: several
+ * recoverers may run at once and never take the same saga, nor one that moved meanwhile) and
+ * drives each to a final status from its records. Each claim commits with its audit row, so a
+ * recoverer killed mid-way leaves every saga it touched with the operator's reason on record.
  */
-export async function recover(
-  runner: SagaRunner, candidates: StuckSaga[], strategy: Strategy | undefined, reason: string, actor: Actor,
-): Promise<RecoverResult[]> {
-  const deps = runner.deps;
-  const claimed = await deps.db.query<{ transaction_id: string }>(
-    `UPDATE saga_states s SET lease_owner = $3, lease_expires_at = now() + $4::int * interval '1 millisecond'
-       FROM (SELECT st.transaction_id FROM saga_states st
-               JOIN unnest($1::varchar[], $2::varchar[]) AS seen(id, owner) ON seen.id = st.transaction_id
-              WHERE st.lease_owner IS NOT DISTINCT FROM seen.owner
-                AND st.status IN ('pending', 'in_progress', 'compensating')
-                FOR UPDATE OF st SKIP LOCKED) c
-      WHERE s.transaction_id = c.transaction_id RETURNING s.transaction_id`,
-    [candidates.map((c) => c.transactionId), candidates.map((c) => c.leaseOwner), deps.owner, deps.leaseMs]);
-  const mine = new Set(claimed.map((c) => c.transaction_id));
-  const results: RecoverResult[] = [];
-  for (const saga of candidates.filter((c) => mine.has(c.transactionId))) {
-    const action = actionFor(saga, strategy);
-    await drive(runner, saga, action);
-    const after = (await readFacts(deps.db, saga.transactionId))?.status ?? 'unknown';
-    await markStatsDirty(deps.db, [saga.transactionId]); // its minute may be rolled up already
-    await recordAudit(deps.db, actor, { action: 'recover', transactionId: saga.transactionId, reason, outcome: after,
-      details: { before: saga.status, action, why: saga.why } });
-    results.push({ transactionId: saga.transactionId, mode: saga.mode, before: saga.status, action, after });
+export async function recover(runner: SagaRunner, opts: RecoverOptions): Promise<RecoverReport> {
+  const report: RecoverReport = { results: [], skipped: 0, refused: 0 };
+  const seen = new Set<string>();
+  const limit = opts.limit ?? Number.MAX_SAFE_INTEGER;
+  for (;;) {
+    const round = (opts.candidates ?? await listRecoverable(runner, { olderThanMs: opts.olderThanMs, limit: ROUND + seen.size }))
+      .filter((s) => !seen.has(s.transactionId)).slice(0, limit - seen.size);
+    if (round.length === 0) break;
+    for (const saga of round) {
+      seen.add(saga.transactionId);
+      const r = await recoverOne(runner, saga, opts);
+      if (r === 'skipped') report.skipped++;
+      else {
+        if (r.action === 'refused') report.refused++;
+        report.results.push(r);
+      }
+      opts.onProgress?.(seen.size);
+    }
+    if (opts.candidates || seen.size >= limit) break;
   }
-  return results;
+  return report;
 }
 
-async function drive(runner: SagaRunner, saga: StuckSaga, action: string): Promise<void> {
-  const deps = runner.deps;
+async function recoverOne(runner: SagaRunner, saga: StuckSaga, opts: RecoverOptions): Promise<RecoverResult | 'skipped'> {
+  const { db, owner, leaseMs } = runner.deps;
   const id = saga.transactionId;
-  const mode = saga.mode as SagaMode;
-  if (action.startsWith('mark failed')) {
-    await deps.db.query(`UPDATE saga_states SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL,
-      updated_at = CURRENT_TIMESTAMP WHERE transaction_id = $1 AND status = 'pending'`, [id]);
-    return;
+  const dead = await deadLocalOwners(db);
+  let claim: { f: SagaFacts; action: string } | 'skipped' | { refused: string };
+  try {
+    claim = await db.withTransaction(async (tx) => {
+      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [String(runner.deps.lockTimeoutMs)]);
+      const { rowCount } = await tx.query(
+        `UPDATE saga_states s SET lease_owner = $4, lease_expires_at = now() + $5::int * interval '1 millisecond'
+          WHERE s.transaction_id = (SELECT transaction_id FROM saga_states WHERE transaction_id = $1 FOR UPDATE SKIP LOCKED)
+            AND s.status <> 'compensation_failed' AND ${stuckCondition('s', '$2', '$3')}`, [id, opts.olderThanMs, dead, owner, leaseMs]);
+      if (rowCount !== 1) return 'skipped';
+      const q = queryOver(tx);
+      const f = (await readFacts(q, id))!;
+      const facts = contradictions(f, await readEvidence(q, f));
+      if (facts.length > 0) return { refused: `the step records and the ledger disagree: ${facts.join('; ')}` };
+      const action = actionFor(f, opts.strategy);
+      await prepare(tx, f, action);
+      await recordAudit(q, opts.actor, { action: 'recover', transactionId: id, reason: opts.reason, outcome: 'claimed',
+        details: { before: f.status, action, why: saga.why } });
+      return { f, action };
+    });
+  } catch (err) {
+    if (pgCode(err) !== PG.lockNotAvailable) throw err;
+    claim = 'skipped';
+  }
+  if (claim === 'skipped') return 'skipped';
+  if ('refused' in claim) {
+    // Nothing was claimed (rolled back): left for an operator, who sees the same facts in `saga compensate`.
+    await db.withTransaction((tx) => recordAudit(queryOver(tx), opts.actor, { action: 'recover', transactionId: id, reason: opts.reason,
+      outcome: 'refused', details: { detail: claim && 'refused' in claim ? claim.refused : null } }));
+    return { transactionId: id, mode: saga.mode, before: saga.status, action: 'refused', after: saga.status, detail: claim.refused };
+  }
+  const settled = await runner.driver.resume(id);
+  await markStatsDirty(db, [id]); // its minute may be rolled up already
+  await recordAudit(db, opts.actor, { action: 'recover', transactionId: id, reason: opts.reason, outcome: settled.status,
+    details: { before: claim.f.status, action: claim.action } });
+  return { transactionId: id, mode: claim.f.mode, before: claim.f.status, action: claim.action, after: settled.status };
+}
+
+/** The status change an action needs before the saga is driven on from its records. */
+async function prepare(tx: { query: (sql: string, params?: unknown[]) => Promise<unknown> }, f: SagaFacts, action: string): Promise<void> {
+  if (action.startsWith('mark failed') && f.committed.length === 0) {
+    await tx.query(`UPDATE saga_states SET status = 'failed', lease_owner = NULL, lease_expires_at = NULL, updated_at = ${UTC_NOW}
+                     WHERE transaction_id = $1`, [f.transactionId]);
+  } else if (f.status === 'pending') {
+    await tx.query(`UPDATE saga_states SET status = 'in_progress', updated_at = ${UTC_NOW} WHERE transaction_id = $1`, [f.transactionId]);
   }
   if (action === 'compensate') {
-    await deps.db.query(`UPDATE saga_states SET status = 'compensating', error_code = 'RECOVERED_BY_COMPENSATION',
-      error_message = 'Compensated by saga recover', updated_at = CURRENT_TIMESTAMP
-      WHERE transaction_id = $1 AND status = 'in_progress'`, [id]);
-    await supersedeEvents(deps, id);
-  }
-  if (mode === 'choreography' && (await redeliver(runner, id))) return;
-  if (action === 'compensate' || action === 'continue compensating') await compensateRemaining(deps, id, mode);
-  else await resumeForward(deps, id, mode);
-  await supersedeEvents(deps, id);
-}
-
-/** A saga driven directly has nothing left for the bus: its waiting events are marked delivered. */
-async function supersedeEvents(deps: EngineDeps, id: string): Promise<void> {
-  await deps.db.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [id]);
-}
-
-/** Choreography: hand the saga's undelivered outbox events to the bus again, oldest first. */
-async function redeliver(runner: SagaRunner, id: string): Promise<boolean> {
-  const events = await runner.deps.db.query<{ id: string; event_type: string }>(
-    'SELECT id, event_type FROM saga_events WHERE transaction_id = $1 AND delivered_at IS NULL ORDER BY id', [id]);
-  for (const e of events) await runner.bus.publish({ id: e.id, type: e.event_type, transactionId: id });
-  return events.length > 0;
-}
-
-/** Orchestration: run the steps after the last committed one; a rejection compensates. */
-async function resumeForward(deps: EngineDeps, id: string, mode: SagaMode): Promise<void> {
-  const facts = (await readFacts(deps.db, id))!;
-  for (const step of SAGA_STEPS.filter((s) => !facts.committed.includes(s.name))) {
-    const r = await runForward(deps, step, id, mode, false, null, false);
-    if (r.owned === 0 || r.duplicate) return;
-    if (r.code && !step.neverCompensates) return compensateRemaining(deps, id, mode);
-  }
-}
-
-/** Undoes every committed forward step not undone yet, newest first; the last ends the saga compensated. */
-async function compensateRemaining(deps: EngineDeps, id: string, mode: SagaMode): Promise<void> {
-  const facts = (await readFacts(deps.db, id))!;
-  const todo: StepDefinition[] = SAGA_STEPS
-    .filter((s) => s.compensation && facts.committed.includes(s.name) && !facts.compensated.includes(s.name as StepName))
-    .reverse();
-  if (todo.length === 0) {
-    await deps.db.query(`UPDATE saga_states SET status = 'compensated', lease_owner = NULL, lease_expires_at = NULL,
-      updated_at = CURRENT_TIMESTAMP WHERE transaction_id = $1 AND status = 'compensating'`, [id]);
-    return;
-  }
-  for (const [i, step] of todo.entries()) {
-    const r = await runCompensation(deps, step, id, mode, false, null, false, i === todo.length - 1);
-    if (r.owned === 0) return;
-    if (!r.done && !r.duplicate) {
-      await markCompensationFailed(deps, id, `${ERROR_MESSAGES.COMPENSATION_FAILED}: ${step.name}`);
-      return;
-    }
+    await tx.query(`UPDATE saga_states SET status = 'compensating', error_code = 'RECOVERED_BY_COMPENSATION',
+                           error_message = 'Compensated by saga recover', updated_at = ${UTC_NOW}
+                     WHERE transaction_id = $1 AND status IN ('pending', 'in_progress')`, [f.transactionId]);
+    // The forward events waiting in the outbox are superseded: the saga now only goes back.
+    await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
   }
 }

@@ -1,12 +1,7 @@
-import os from 'node:os';
 import { Db } from '../db/pool';
-import { isAlive } from '../db/file-lock';
+import { deadLocalOwners, lastMoved, stuckCondition, whyStuck } from '../saga/stuck';
 
-/**
- * A saga is stuck when it is not in a final status and nobody is driving it: its lease expired,
- * or its owner was a process on this host that no longer exists (then at once, without waiting
- * for the lease). compensation_failed sagas are listed too: they wait for an operator.
- */
+/** A stuck saga as `saga stuck` lists it (src/saga/stuck.ts defines "stuck"). */
 export interface StuckSaga {
   transactionId: string;
   status: string;
@@ -18,6 +13,9 @@ export interface StuckSaga {
   leaseOwner: string | null;
   leaseExpiresAt: Date | null;
   updatedAt: Date;
+  /** When it last moved (its row or a step record), and how long ago in seconds. */
+  lastMovedAt: Date;
+  idleSeconds: number;
   lastStep: string | null;
   attempts: number;
   errorCode: string | null;
@@ -25,52 +23,22 @@ export interface StuckSaga {
   why: string;
 }
 
-/** "host:pid:run" → the pid when the owner ran on this host, else undefined. */
-export function localPid(owner: string | null, host = os.hostname()): number | undefined {
-  if (!owner) return undefined;
-  const parts = owner.split(':');
-  if (parts.length < 3) return undefined;
-  const pid = Number(parts[parts.length - 2]);
-  return parts.slice(0, -2).join(':') === host && Number.isInteger(pid) ? pid : undefined;
-}
-
-export function ownerIsDeadHere(owner: string | null): boolean {
-  const pid = localPid(owner);
-  return pid !== undefined && !isAlive(pid);
-}
-
 const STUCK_SQL = `
 SELECT s.transaction_id AS "transactionId", s.status, s.mode, s.user_id AS "userId", s.item_id AS "itemId", s.quantity,
        (s.price * s.quantity)::text AS total, s.lease_owner AS "leaseOwner", s.lease_expires_at AS "leaseExpiresAt",
-       s.updated_at AS "updatedAt", s.error_code AS "errorCode", s.error_message AS "errorMessage",
+       s.updated_at AS "updatedAt", m.at AS "lastMovedAt",
+       floor(extract(epoch FROM timezone('UTC', now()) - m.at))::int AS "idleSeconds",
+       s.error_code AS "errorCode", s.error_message AS "errorMessage",
        (SELECT r.step FROM saga_step_results r
          WHERE r.transaction_id = s.transaction_id AND r.status = 'succeeded' ORDER BY r.id DESC LIMIT 1) AS "lastStep",
-       (SELECT count(*)::int FROM operator_audit a WHERE a.transaction_id = s.transaction_id) AS attempts,
-       s.lease_expires_at IS NULL OR s.lease_expires_at < now() - $1::int * interval '1 millisecond' AS expired
-  FROM saga_states s
- WHERE (s.status IN ('pending', 'in_progress', 'compensating')
-        AND (s.lease_expires_at IS NULL OR s.lease_expires_at < now() - $1::int * interval '1 millisecond'
-             OR (s.lease_owner LIKE $2 AND s.updated_at < now() - $1::int * interval '1 millisecond')))
-    OR (s.status = 'compensation_failed' AND s.updated_at < now() - $1::int * interval '1 millisecond')
- ORDER BY COALESCE(s.lease_expires_at, s.updated_at), s.transaction_id`;
+       (SELECT count(*)::int FROM operator_audit a WHERE a.transaction_id = s.transaction_id AND a.outcome <> 'claimed') AS attempts,
+       ${whyStuck('s', '$1', '$2')} AS why
+  FROM saga_states s CROSS JOIN LATERAL (SELECT ${lastMoved('s')} AS at) m
+ WHERE s.status IN ('pending', 'in_progress', 'compensating', 'compensation_failed') AND ${stuckCondition('s', '$1', '$2')}
+ ORDER BY m.at, s.transaction_id
+ LIMIT $3`;
 
 /** The stuck sagas, stalest first, each with why it counts as stuck. */
-export async function findStuck(db: Db, olderThanMs: number): Promise<StuckSaga[]> {
-  const rows = await db.query(STUCK_SQL, [olderThanMs, `${likeEscape(os.hostname())}:%`]);
-  return rows.flatMap(({ expired, ...s }) => {
-    const why = whyStuck(s.status, s.leaseOwner, expired);
-    return why ? [{ ...s, why } as StuckSaga] : [];
-  });
-}
-
-export function whyStuck(status: string, owner: string | null, expired: boolean): string | undefined {
-  if (status === 'compensation_failed') return 'a compensation failed; waiting for an operator';
-  if (owner === null) return 'no owner';
-  if (ownerIsDeadHere(owner)) return `owner ${owner} is no longer running`;
-  if (expired) return `lease of ${owner} expired`;
-  return undefined; // a live local owner whose lease still runs: in flight, not stuck
-}
-
-function likeEscape(text: string): string {
-  return text.replace(/[\\%_]/g, (c) => `\\${c}`);
+export async function findStuck(db: Db, opts: { olderThanMs: number; limit?: number }): Promise<StuckSaga[]> {
+  return db.query<StuckSaga>(STUCK_SQL, [opts.olderThanMs, await deadLocalOwners(db), opts.limit ?? 1_000_000]);
 }

@@ -1,99 +1,155 @@
 import os from 'node:os';
 import crypto from 'node:crypto';
-import { Db, typed } from '../db/pool';
-import { PG, pgCode } from '../db/pg-errors';
-import { SagaMode } from './types';
-import { StepDefinition } from './steps';
-import { COMPENSATION_FAILED_SQL, compensationSql, forwardSql, START_SQL } from './statements';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Db, Tx, typed } from '../db/pool';
+import { isConnectionError, PG, pgCode } from '../db/pg-errors';
+import { Statement, valuesFor } from '../db/sql';
+import { GroupExecutor } from './group';
+import { compensationStatement, forwardStatement, START } from './statements';
+import { SAGA_STEPS } from './steps';
+import { SagaMode, SagaStatus, StepName } from './types';
 
-/** What every driver needs: the database, who we are (the lease owner) and how long a lease lasts. */
+/** What the engine needs: the database, who we are (the lease owner), and its limits. */
 export interface EngineDeps {
   db: Db;
   owner: string;
   leaseMs: number;
+  /** How long one statement may wait for a row lock before it fails cleanly (exit 4). */
+  lockTimeoutMs: number;
+  /** Group execution (default on): many sagas' same step in one statement. Off for comparisons. */
+  grouping: boolean;
 }
 
 export const DEFAULT_LEASE_MS = 30_000;
+export const DEFAULT_LOCK_TIMEOUT_MS = 5_000;
+/** Sagas per statement at most: past a few hundred a batch only grows the statement. */
+export const MAX_BATCH = 200;
 
 /** host:pid:run — `saga stuck` tells a dead owner on this host from a live one by the pid. */
 export function leaseOwner(): string {
   return `${os.hostname()}:${process.pid}:${crypto.randomBytes(4).toString('hex')}`;
 }
 
-export interface StepOutcome {
-  /** 0 when the saga was not ours to move (wrong status, mode, or leased to another owner). */
-  owned: number;
+/** What one statement did to one saga (see src/saga/statements.ts). */
+export interface StepResult {
+  id: string;
+  acted: boolean;
   code: string | null;
+  status: SagaStatus;
+  /** The saga's error code after the statement (its first rejection, or COMPENSATION_FAILED). */
+  sagaError: string | null;
+  /** For a saga not acted on: who holds it. */
+  owner: string | null;
   eventId: string | null;
   eventType: string | null;
-  /** True when the step or compensation had already committed (unique key): nothing was done. */
-  duplicate: boolean;
+  nextUndo: StepName | null;
 }
 
-const TRANSIENT = new Set<string>([PG.serializationFailure, PG.deadlockDetected]);
+export interface StartRequest {
+  id: string;
+  mode: SagaMode;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  inject: boolean;
+}
+
+export interface StepRequest {
+  id: string;
+  mode: SagaMode;
+  inject: boolean;
+  /** The outbox event this step consumes (choreography), or null. */
+  eventId: string | null;
+}
+
+/** Failures worth the same statement again: each statement is its own transaction, safe to re-run. */
+export function isTransient(err: unknown): boolean {
+  const code = pgCode(err);
+  return code === PG.serializationFailure || code === PG.deadlockDetected || isConnectionError(err);
+}
+
+/** A restarting server is waited for this long in all; a deadlock is retried at once, a few times. */
+const RETRY_BUDGET_MS = 30_000;
 
 /**
- * One statement, prepared by name. A transient failure is retried: each statement is its own
- * transaction, so a retry either finds the work undone, or done and refused by the unique key.
+ * The saga engine: one group executor per statement (the start, each forward step, each
+ * compensation), each sending its batch as one prepared statement and retrying transient failures.
  */
-async function exec(db: Db, name: string, text: string, values: unknown[]) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return (await db.pool.query(typed({ name, text }, values))).rows[0];
-    } catch (err) {
-      if (!TRANSIENT.has(pgCode(err) ?? '') || attempt >= 5) throw err;
+export class Engine {
+  private readonly start$: GroupExecutor<StartRequest, StepResult>;
+  private readonly forward$ = new Map<StepName, GroupExecutor<StepRequest, StepResult>>();
+  private readonly compensate$ = new Map<StepName, GroupExecutor<StepRequest, StepResult>>();
+
+  constructor(readonly deps: EngineDeps) {
+    const group = { grouping: deps.grouping, max: MAX_BATCH, isTransient };
+    this.start$ = new GroupExecutor((batch) => this.exec(START, {
+      ids: batch.map((r) => r.id), modes: batch.map((r) => r.mode), users: batch.map((r) => r.userId),
+      items: batch.map((r) => r.itemId), quantities: batch.map((r) => r.quantity), injects: batch.map((r) => r.inject),
+    }), group);
+    for (const step of SAGA_STEPS) {
+      if (step.forward) this.forward$.set(step.name, this.stepExecutor(forwardStatement(step), group));
+      if (step.compensation) this.compensate$.set(step.name, this.stepExecutor(compensationStatement(step), group));
+    }
+  }
+
+  start(req: StartRequest): Promise<StepResult> {
+    return this.start$.submit(req);
+  }
+
+  forward(step: StepName, req: StepRequest): Promise<StepResult> {
+    return this.executor(this.forward$, step).submit(req);
+  }
+
+  compensate(step: StepName, req: StepRequest): Promise<StepResult> {
+    return this.executor(this.compensate$, step).submit(req);
+  }
+
+  /** One saga's undo inside the caller's transaction (an operator's compensation, atomic with its audit). */
+  async compensateIn(tx: Tx, step: StepName, req: StepRequest): Promise<StepResult> {
+    const stmt = compensationStatement(SAGA_STEPS.find((s) => s.name === step)!);
+    const { rows } = await tx.query(typed({ name: stmt.name, text: stmt.text }, this.values(stmt, {
+      ids: [req.id], modes: [req.mode], injects: [req.inject], events: [req.eventId] })));
+    return toResult(rows[0]);
+  }
+
+  private values(stmt: Statement, args: Record<string, unknown>): unknown[] {
+    return valuesFor(stmt, { ...args, owner: this.deps.owner, lease_ms: this.deps.leaseMs, lock_timeout: String(this.deps.lockTimeoutMs) });
+  }
+
+  private executor(map: Map<StepName, GroupExecutor<StepRequest, StepResult>>, step: StepName) {
+    const executor = map.get(step);
+    if (!executor) throw new Error(`no statement for ${step}`);
+    return executor;
+  }
+
+  private stepExecutor(stmt: Statement, group: ConstructorParameters<typeof GroupExecutor>[1]) {
+    return new GroupExecutor<StepRequest, StepResult>((batch) => this.exec(stmt, {
+      ids: batch.map((r) => r.id), modes: batch.map((r) => r.mode), injects: batch.map((r) => r.inject),
+      events: batch.map((r) => r.eventId),
+    }), group);
+  }
+
+  private async exec(stmt: Statement, args: Record<string, unknown>): Promise<StepResult[]> {
+    const values = this.values(stmt, args);
+    const started = Date.now();
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { rows } = await this.deps.db.pool.query(typed({ name: stmt.name, text: stmt.text }, values));
+        return rows.map(toResult);
+      } catch (err) {
+        const waited = Date.now() - started;
+        const deadlockLike = !isConnectionError(err);
+        if (!isTransient(err) || (deadlockLike && attempt >= 5) || waited > RETRY_BUDGET_MS) throw err;
+        await sleep(deadlockLike ? 0 : Math.min(2000, 50 * 2 ** attempt));
+      }
     }
   }
 }
 
-const forwardText = new Map<string, string>();
-const compensationText = new Map<string, string>();
-
-export async function startSaga(
-  deps: EngineDeps, id: string, mode: SagaMode, req: { userId: string; itemId: string; quantity: number },
-  inject: boolean, emit: boolean,
-): Promise<{ code: string | null; total: string | null; eventId: string | null; eventType: string | null }> {
-  const row = await exec(deps.db, 'saga_start', START_SQL,
-    [id, mode, deps.owner, deps.leaseMs, inject, emit, req.userId, req.itemId, req.quantity]);
-  return { code: row.code, total: row.total, eventId: row.event_id, eventType: row.event_type };
-}
-
-export async function runForward(
-  deps: EngineDeps, step: StepDefinition, id: string, mode: SagaMode, inject: boolean, eventId: string | null, emit: boolean,
-): Promise<StepOutcome> {
-  if (!forwardText.has(step.name)) forwardText.set(step.name, forwardSql(step));
-  return outcomeOf(() => exec(deps.db, `saga_fwd_${step.name}`, forwardText.get(step.name)!,
-    [id, mode, deps.owner, deps.leaseMs, inject, eventId, emit]));
-}
-
-export async function runCompensation(
-  deps: EngineDeps, step: StepDefinition, id: string, mode: SagaMode, inject: boolean, eventId: string | null,
-  emit: boolean, last: boolean,
-): Promise<StepOutcome & { done: boolean; committed: boolean }> {
-  if (!compensationText.has(step.name)) compensationText.set(step.name, compensationSql(step));
-  let row: { committed?: number; done?: number } = {};
-  const outcome = await outcomeOf(async () => (row = await exec(deps.db, `saga_comp_${step.name}`,
-    compensationText.get(step.name)!, [id, mode, deps.owner, deps.leaseMs, inject, eventId, emit, last])));
-  return { ...outcome, done: row.done === 1, committed: row.committed === 1 };
-}
-
-export async function markCompensationFailed(deps: EngineDeps, id: string, message: string): Promise<void> {
-  await deps.db.query(COMPENSATION_FAILED_SQL, [id, message]);
-}
-
-async function outcomeOf(run: () => Promise<Record<string, unknown>>): Promise<StepOutcome> {
-  try {
-    const row = await run();
-    return {
-      owned: row.owned as number,
-      code: (row.code as string | null) ?? null,
-      eventId: (row.event_id as string | null) ?? null,
-      eventType: (row.event_type as string | null) ?? null,
-      duplicate: false,
-    };
-  } catch (err) {
-    // The unique (transaction_id, step, kind) key refused a second run: it had committed already.
-    if (pgCode(err) === PG.uniqueViolation) return { owned: 1, code: null, eventId: null, eventType: null, duplicate: true };
-    throw err;
-  }
+function toResult(r: Record<string, unknown>): StepResult {
+  return {
+    id: r.id as string, acted: r.acted as boolean, code: r.code as string | null, status: r.status as SagaStatus,
+    sagaError: r.saga_error as string | null, owner: r.owner as string | null,
+    eventId: r.event_id === null ? null : String(r.event_id), eventType: r.event_type as string | null, nextUndo: r.next_undo as StepName | null,
+  };
 }

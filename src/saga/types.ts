@@ -27,6 +27,19 @@ export type StepKind = (typeof STEP_KIND)[keyof typeof STEP_KIND];
 
 export const STEP_STATUS = { succeeded: 'succeeded', failed: 'failed' } as const;
 
+/** The choreography outbox's event types: a step's trigger, or the trigger of an undo. */
+export const EVENT_TYPES = [
+  ...STEPS.slice(1).map((s) => `${s}.run` as const),
+  ...(['validate_user', 'reserve_inventory', 'log_transaction'] as const).map((s) => `${s}.compensate` as const),
+] as const;
+
+/** What an operator did (operator_audit.action), and what came of it (outcome: these or a saga status). */
+export const AUDIT_ACTIONS = ['compensate', 'recover'] as const;
+export const AUDIT_OUTCOMES = ['claimed', 'refused', 'busy', ...Object.values(SAGA_STATUS)] as const;
+
+/** Where a ledger movement comes from (ledger.source): a saga's step, or a declared non-saga source. */
+export const LEDGER_SOURCES = ['opening', 'seed', 'saga', 'adjustment', 'closing', 'unattributed'] as const;
+
 export const ERROR_MESSAGES = {
   USER_NOT_FOUND: 'User not found',
   USER_NOT_ACTIVE: 'User not active',
@@ -39,6 +52,8 @@ export const ERROR_MESSAGES = {
   NOTIFICATION_FAILED: 'Notification could not be delivered after retries',
   COMPENSATION_FAILED: 'A compensation could not be applied',
   INJECTED_FAILURE: 'Failure injected with --fail-at',
+  RECOVERED_BY_COMPENSATION: 'Compensated by saga recover',
+  OPERATOR_COMPENSATION: 'Compensated by an operator',
 } as const;
 export type ErrorCode = keyof typeof ERROR_MESSAGES;
 

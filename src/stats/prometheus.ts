@@ -34,7 +34,7 @@ function metrics(s: SagaStats): Metric[] {
       samples: [{ value: s.successRate }] },
     { name: 'sagactl_compensation_ratio', help: 'Compensating, compensated and compensation_failed sagas over all sagas in the window.',
       type: 'gauge', samples: [{ value: s.compensationRate }] },
-    { name: 'sagactl_stuck_sagas', help: 'Sagas not in a final status whose lease has expired.', type: 'gauge',
+    { name: 'sagactl_stuck_sagas', help: 'Stuck sagas (unmoved past --older-than with no live lease, or compensation_failed).', type: 'gauge',
       samples: [{ value: s.stuck }] },
     { name: 'sagactl_saga_latency_seconds',
       help: `Created to completed, completed sagas; quantiles estimated from log-scale bins (relative error <= ${l.relativeError}).`,

@@ -1,4 +1,5 @@
 import { Db, Tx } from '../db/pool';
+import { DEFAULT_OLDER_THAN_MS, deadLocalOwners, stuckCondition } from '../saga/stuck';
 import { LatencyBin } from './histogram';
 import { refreshRollup, RefreshOptions, RefreshResult, SETTLE_MS } from './rollup';
 import { buildSeries, MINUTE_MS, planSegments, seriesWidthMinutes, Series } from './segments';
@@ -12,6 +13,8 @@ export interface StatsOptions extends RefreshOptions {
   until?: Date;
   /** Points of the throughput chart at most. */
   maxPoints?: number;
+  /** The stuck rule's --older-than (src/saga/stuck.ts). */
+  olderThanMs?: number;
 }
 
 // The open ends of a window, within the range of a PostgreSQL timestamp.
@@ -44,9 +47,9 @@ SELECT bucket, sum(sagas)::bigint AS sagas
  GROUP BY bucket`;
 
 const STUCK_SQL = `
-SELECT count(*)::bigint AS n FROM saga_states
- WHERE status IN ('pending', 'in_progress', 'compensating') AND (lease_expires_at IS NULL OR lease_expires_at < now())
-   AND created_at >= $1::timestamp AND created_at < $2::timestamp`;
+SELECT count(*)::bigint AS n FROM saga_states s
+ WHERE s.status IN ('pending', 'in_progress', 'compensating', 'compensation_failed') AND ${stuckCondition('s', '$3', '$4')}
+   AND s.created_at >= $1::timestamp AND s.created_at < $2::timestamp`;
 
 /**
  * The statistics of the sagas created in [since, until): the rollup brought up to date first,
@@ -55,22 +58,23 @@ SELECT count(*)::bigint AS n FROM saga_states
  */
 export async function getStats(db: Db, opts: StatsOptions = {}): Promise<SagaStats> {
   const refreshed = await refreshRollup(db, opts);
+  const dead = await deadLocalOwners(db);
   return db.withTransaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     // Every query here reads a few thousand rows by design; JIT compiling them would cost more.
     await tx.query('SET LOCAL jit = off');
-    return readStats(tx, opts, refreshed);
+    return readStats(tx, opts, refreshed, dead);
   });
 }
 
-async function readStats(tx: Tx, opts: StatsOptions, refreshed: RefreshResult): Promise<SagaStats> {
+async function readStats(tx: Tx, opts: StatsOptions, refreshed: RefreshResult, dead: string[]): Promise<SagaStats> {
   const since = opts.since?.getTime() ?? MIN_TIME;
   const until = opts.until?.getTime() ?? MAX_TIME;
   const { rows: [head] } = await tx.query(
     // A rollup built from another incarnation of saga_states (truncated since, on a read-only
     // server where the refresh could not start over) is not used at all.
     `SELECT (SELECT rolled_until FROM saga_stats_state WHERE source_filenode = pg_relation_filenode('saga_states')) AS "rolledUntil",
-            LOCALTIMESTAMP AS now,
+            timezone('UTC', now()) AS now,
             (SELECT min(created_at) FROM saga_states WHERE created_at >= $1::timestamp AND created_at < $2::timestamp) AS first`,
     [iso(new Date(since)), iso(new Date(until))]);
   const now: Date = head.now;
@@ -88,7 +92,7 @@ async function readStats(tx: Tx, opts: StatsOptions, refreshed: RefreshResult): 
     const buckets = (await tx.query(SERIES_SQL(where), where.params)).rows.map((r) => ({ bucket: r.bucket as Date, sagas: Number(r.sagas) }));
     series = buildSeries(buckets, chartFrom, chartTo, width);
   }
-  const { rows: [stuck] } = await tx.query(STUCK_SQL, [iso(new Date(since)), iso(new Date(until))]);
+  const { rows: [stuck] } = await tx.query(STUCK_SQL, [iso(new Date(since)), iso(new Date(until)), opts.olderThanMs ?? DEFAULT_OLDER_THAN_MS, dead]);
   return summarise({
     groups,
     bins,

@@ -80,7 +80,7 @@ async function lockedState(tx: Tx, settleMs: number): Promise<State> {
   await tx.query('SET LOCAL jit = off');
   const { rows: [s] } = await tx.query(
     `SELECT rolled_until AS "rolledUntil", source_filenode IS DISTINCT FROM pg_relation_filenode('saga_states') AS moved,
-            date_trunc('minute', LOCALTIMESTAMP - $1::int * interval '1 millisecond') AS horizon
+            date_trunc('minute', timezone('UTC', now()) - $1::int * interval '1 millisecond') AS horizon
        FROM saga_stats_state`, [settleMs]);
   if (!s.moved) return { rolledUntil: s.rolledUntil, horizon: s.horizon };
   await resetStatsRollup(tx);

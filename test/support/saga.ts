@@ -1,9 +1,9 @@
 import { Db } from '../../src/db/pool';
 import { SagaRunner } from '../../src/saga/service';
-import { DEFAULT_LEASE_MS, leaseOwner } from '../../src/saga/engine';
+import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, leaseOwner } from '../../src/saga/engine';
 
 export function runnerOn(db: Db): SagaRunner {
-  return new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS });
+  return new SagaRunner({ db, owner: leaseOwner(), leaseMs: DEFAULT_LEASE_MS, lockTimeoutMs: DEFAULT_LOCK_TIMEOUT_MS, grouping: true });
 }
 
 export async function balanceOf(db: Db, userId: string): Promise<string> {

@@ -1,0 +1,34 @@
+import { StepName } from '../types';
+
+/**
+ * One phase of a step (its forward action or its compensation) as the SQL fragments that
+ * src/saga/statements.ts folds into one statement over a whole batch of sagas. Inside a fragment:
+ * - CTE `s` holds the batch's sagas this statement may move, locked, one row each: transaction_id,
+ *   user_id, item_id, quantity, price, total, mode, inject, event_id, ord (the saga's place in the batch);
+ * - `decide` adds CTEs that lock the rows the phase changes, once for the whole batch, and must
+ *   end with `decided`: every row of `s` plus `code` (NULL: the phase applies; else why not);
+ * - `data` is the step record's data, an expression over a row of `decided`;
+ * - `effect` is a data-modifying CTE over `acted` (the rows of `decided` whose step record was
+ *   written: a saga whose record exists already is skipped, alone) restricted to `code IS NULL`;
+ * - `claim` is the ledger claim of one acted row (a jsonb object), when the phase moves money or stock.
+ */
+export interface Phase {
+  decide: string;
+  data: string;
+  effect: string;
+  claim?: string;
+}
+
+export interface StepDefinition {
+  name: StepName;
+  /** validate_user's forward phase runs inside the saga's start statement (src/saga/statements.ts). */
+  forward?: Phase;
+  compensation?: Phase;
+  /** A failure of this step never undoes the purchase (the notification): the saga still completes. */
+  neverCompensates?: boolean;
+}
+
+/** A ledger claim for one saga's movement of one account (see migrations/1764000000500-ledger.ts). */
+export function claim(account: 'user' | 'item', id: string, step: StepName, kind: 'forward' | 'compensation', delta: string): string {
+  return `jsonb_build_object('account', '${account}', 'id', ${id}, 'saga', transaction_id, 'step', '${step}', 'kind', '${kind}', 'delta', ${delta})`;
+}
