@@ -41,9 +41,14 @@ const TABLE = `CREATE TABLE ledger (
   CONSTRAINT ledger_saga_movement_named CHECK ((source = 'saga') = (transaction_id IS NOT NULL AND step IS NOT NULL AND kind IS NOT NULL))
 )`;
 
-/** Writes the movements of one statement: what the claims explain, then what they do not. */
+/**
+ * Writes the movements of one statement: what the claims explain, then what they do not. It runs
+ * as the ledger's owner (SECURITY DEFINER): writers of users and items need no right on the
+ * ledger, and a role that may not write the ledger cannot forge an entry either. "Who" is the
+ * session's user.
+ */
 const RECORD_FUNCTION = `CREATE FUNCTION ledger_record(p_account text, p_ids text[], p_deltas numeric[], p_afters numeric[], p_default text)
-RETURNS void LANGUAGE sql AS $$
+RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
   WITH moved AS (SELECT * FROM unnest(p_ids, p_deltas, p_afters) AS m(id, delta, after)),
   claims AS (
     SELECT * FROM jsonb_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::jsonb)
@@ -55,10 +60,10 @@ RETURNS void LANGUAGE sql AS $$
   rest AS (
     SELECT m.id, m.after, m.delta - COALESCE((SELECT sum(x.delta) FROM claimed x WHERE x.id = m.id), 0) AS delta FROM moved m)
   INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source, transaction_id, step, kind, audit_id)
-  SELECT now(), pg_current_xact_id()::text::bigint, current_user, left(current_setting('application_name'), 100), p_account,
+  SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), p_account,
          id, delta, after, 'saga', saga, step, kind, audit FROM claimed
   UNION ALL
-  SELECT now(), pg_current_xact_id()::text::bigint, current_user, left(current_setting('application_name'), 100), p_account,
+  SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), p_account,
          id, delta, after, COALESCE(NULLIF(current_setting('sagactl.source', true), ''), p_default), NULL, NULL, NULL,
          NULLIF(current_setting('sagactl.audit', true), '')::bigint
     FROM rest WHERE delta <> 0

@@ -14,6 +14,7 @@ import { recover, RecoverReport, Strategy } from './operator/recover';
 import { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 import { Actor } from './operator/audit';
 import { SagaOutcome, StepName } from './saga/types';
+import type { SagaStats } from './stats/summary';
 
 /** The part of a TypeORM DataSource the client uses; typed here so importing the library never loads TypeORM. */
 export interface DataSourceLike {
@@ -98,6 +99,8 @@ export interface SagaClient {
   recover(opts?: RecoverRequest): Promise<RecoverReport>;
   /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
   startRecovery(opts: RecoverRequest & { everyMs: number }): RecoveryLoop;
+  /** The statistics `sagactl stats --json` prints, for sagas created in [since, until). */
+  stats(opts?: { since?: Date; until?: Date; olderThanMs?: number }): Promise<SagaStats>;
   close(): Promise<void>;
   /** The engine's database handle (the CLI's other commands share it). */
   readonly db: Db;
@@ -171,6 +174,11 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
         reason: o.reason ?? 'recovery', actor: o.actor ?? defaultActor, candidates: o.candidates, onProgress: o.onProgress });
       await cache.invalidate(report.results.map((r) => r.transactionId));
       return report;
+    },
+    async stats(o = {}) {
+      // Loaded on first use: an application that never asks for statistics never loads them.
+      const { getStats } = require('./stats/read') as typeof import('./stats/read');
+      return getStats(db, o);
     },
     startRecovery(o) {
       if (!Number.isInteger(o.everyMs) || o.everyMs < 100) throw new UsageError('everyMs must be a whole number of milliseconds, at least 100.');
