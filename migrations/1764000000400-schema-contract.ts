@@ -10,6 +10,8 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * - the vocabulary columns that had no CHECK get one, named for what is wrong, so a value no
  *   program knows is refused at the door: error codes, outbox event types, the audit's actions and
  *   outcomes. Added NOT VALID, then validated: the validation reads the table without blocking writers.
+ * - saga_stats_state.source_filenode becomes BIGINT (it was OID, a type TypeORM cannot map, so the
+ *   library's entities could not cover that table; the values are the same numbers).
  * The lists are written out here, not imported: a migration must mean forever what it meant when
  * it ran. src/saga/types.ts holds the same vocabularies, and a test proves the two agree.
  */
@@ -44,6 +46,7 @@ const CHECKS: [table: string, name: string, condition: string][] = [
 export class SchemaContract1764000000400 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     await q.query(`ALTER TABLE saga_states ALTER COLUMN mode SET DEFAULT 'orchestration'`);
+    await q.query('ALTER TABLE saga_stats_state ALTER COLUMN source_filenode TYPE BIGINT');
     for (const [table, column] of UTC_COLUMNS) {
       await q.query(`ALTER TABLE ${table} ALTER COLUMN ${column} SET DEFAULT timezone('UTC', now())`);
     }
@@ -56,6 +59,7 @@ export class SchemaContract1764000000400 implements MigrationInterface {
   async down(q: QueryRunner): Promise<void> {
     for (const [table, name] of [...CHECKS].reverse()) await q.query(`ALTER TABLE ${table} DROP CONSTRAINT IF EXISTS ${name}`);
     for (const [table, column] of UTC_COLUMNS) await q.query(`ALTER TABLE ${table} ALTER COLUMN ${column} SET DEFAULT CURRENT_TIMESTAMP`);
+    await q.query('ALTER TABLE saga_stats_state ALTER COLUMN source_filenode TYPE OID');
     await q.query('ALTER TABLE saga_states ALTER COLUMN mode DROP DEFAULT');
   }
 }
