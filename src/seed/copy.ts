@@ -6,6 +6,7 @@ import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
 import { GenerateOptions, itemLine, sagaLine, userLine } from './generate';
 import { resetStatsRollup } from '../stats/rollup';
+import { declareSeed } from './fixtures';
 
 const CHUNK_ROWS = 5_000;
 
@@ -50,6 +51,7 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (d
     const after = (tx: Tx) => (table === 'saga_states' ? resetStatsRollup(tx) : Promise.resolve());
     try {
       await db.withTransaction(async (tx) => {
+        await declareSeed(tx);
         await copyInto(tx, table, count, (k) => line(opts, k), progress);
         await after(tx);
       });
@@ -57,6 +59,7 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (d
       if (pgCode(err) !== PG.uniqueViolation) throw err;
       done = before;
       skipped += await db.withTransaction(async (tx) => {
+        await declareSeed(tx);
         const kept = await upsertVia(tx, table, count, (k) => line(opts, k), progress);
         await after(tx);
         return kept;

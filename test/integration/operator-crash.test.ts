@@ -29,6 +29,10 @@ test('a load killed at random moments loses nothing: recover finishes or undoes 
   expect(started[0].n).toBeGreaterThan(0);
   const stuckBefore = await runMain(['saga', 'stuck', '--json'], { DATABASE_URL: t.url });
   expect(stuckBefore.code).toBe(0);
+  // Killed mid-flight, the books still balance: only the stuck rule fails.
+  const checkBefore = await runMain(['db', 'check', '--json'], { DATABASE_URL: t.url });
+  expect(checkBefore.code).toBe(6);
+  expect(JSON.parse(checkBefore.stdout).checks.filter((c: { ok: boolean }) => !c.ok).map((c: { name: string }) => c.name)).toEqual(['no_stuck_sagas']);
 
   const recovered = await runMain(['saga', 'recover', '--older-than', '0s', '--yes', '--json'], { DATABASE_URL: t.url });
   expect(recovered.code).toBe(0);
@@ -54,4 +58,7 @@ test('a load killed at random moments loses nothing: recover finishes or undoes 
   expect(twice).toEqual([]);
   const undelivered = await t.db.query(`SELECT count(*)::int AS n FROM saga_events WHERE delivered_at IS NULL`);
   expect(undelivered[0].n).toBe(0);
+  const checkAfter = await runMain(['db', 'check', '--json'], { DATABASE_URL: t.url });
+  expect(JSON.parse(checkAfter.stdout).checks.filter((c: { ok: boolean }) => !c.ok)).toEqual([]);
+  expect(checkAfter.code).toBe(0);
 }, 120_000);

@@ -13,7 +13,7 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t.drop(); });
 beforeEach(async () => {
-  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states');
+  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, ledger');
   await loadFixtures(t.db, { reset: true });
 });
 
