@@ -163,14 +163,14 @@ describe('seed reset', () => {
     await t.db.query(`INSERT INTO saga_states (transaction_id, status, user_id, item_id, quantity, price, mode)
                       VALUES ('t1', 'completed', 'user-123', 'item-sword', 1, 100.00, 'choreography')`);
     await t.db.query(`INSERT INTO saga_step_results (transaction_id, step, status) VALUES ('t1', 'validate_user', 'succeeded')`);
-    await t.db.query(`INSERT INTO saga_events (transaction_id, event_type) VALUES ('t1', 'UserValidated')`);
+    await t.db.query(`INSERT INTO saga_events (transaction_id, event_type) VALUES ('t1', 'reserve_inventory.run')`);
     await t.db.query(`INSERT INTO transaction_logs (log_id, transaction_id, user_id, item_id, quantity, price, status)
                       VALUES ('l1', 't1', 'user-123', 'item-sword', 1, 100.00, 'logged')`);
     await t.db.query(`INSERT INTO notifications (notification_id, transaction_id, user_id, type, message, channels)
                       VALUES ('n1', 't1', 'user-123', 'purchase', 'ok', '["email"]')`);
-    await t.db.query(`INSERT INTO operator_audit (os_user, host, action, reason, outcome) VALUES ('u', 'h', 'compensate', 'r', 'ok')`);
+    await t.db.query(`INSERT INTO operator_audit (os_user, host, action, reason, outcome) VALUES ('u', 'h', 'compensate', 'r', 'compensated')`);
   }
-  const DOMAIN = ['saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users'];
+  const DOMAIN = ['saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users', 'ledger'];
   const counts = async () => Object.fromEntries(await Promise.all([...DOMAIN, 'operator_audit'].map(async (n) => [n, await count(n)])));
 
   test('needs --yes without a terminal, and then empties the domain tables and keeps the audit trail', async () => {
