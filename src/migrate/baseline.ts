@@ -51,7 +51,7 @@ export async function runBaseline(deps: MigrateDeps, opts: BaselineOptions = {})
     const ignore = await historyTables(client);
     const live = await readSchema(client, schema, ignore);
     const adopted = new Set([...recorded, ...chosen.map((m) => m.name)]);
-    const expected = await expectedSchema(opts.scratchUrl ?? deps.db.url, schema, deps.migrations.filter((m) => adopted.has(m.name)), ignore);
+    const expected = await expectedSchema(opts.scratchUrl ?? deps.db.url, schema, deps.migrations.filter((m) => adopted.has(m.name)), ignore, live);
     const { differences } = diffSchemas(expected, live);
     const missing = differences.filter((d) => d.change === 'missing');
     if (missing.length > 0) {

@@ -39,8 +39,13 @@ export async function currentSchema(db: Queryable): Promise<string> {
   return (await db.query('SELECT current_schema() AS s')).rows[0].s ?? 'public';
 }
 
-/** What `migrations` produce on an empty database: built in a scratch database, read, dropped. */
-export async function expectedSchema(serverUrl: string, schema: string, migrations: Migration[], ignore: string[]): Promise<SchemaSnapshot> {
+/**
+ * What `migrations` produce on an empty database: built in a scratch database and read. When `live`
+ * is given, a CHECK whose text differs from the migrations' only as the server prints it (a
+ * constraint made again from its printed form reads back differently) is compared by meaning.
+ */
+export async function expectedSchema(serverUrl: string, schema: string, migrations: Migration[], ignore: string[],
+  live?: SchemaSnapshot): Promise<SchemaSnapshot> {
   return withScratchDatabase(serverUrl, schema, async (client) => {
     for (const m of migrations) {
       try {
@@ -52,8 +57,35 @@ export async function expectedSchema(serverUrl: string, schema: string, migratio
           'A migration that depends on something outside the database (a role, an extension) needs a scratch server that has it: --scratch-url.');
       }
     }
-    return readSchema(client, schema, ignore);
+    const expected = await readSchema(client, schema, ignore);
+    if (live) await alignEquivalentChecks(client, expected, live);
+    return expected;
   });
+}
+
+/** The server's own printing of a CHECK, read back after adding it (NOT VALID, rolled back) to the scratch table. */
+async function printedCheck(client: Queryable, table: string, definition: string): Promise<string> {
+  await client.query('BEGIN');
+  try {
+    // Both texts were printed by a server's catalog (pg_get_constraintdef), never typed by a user.
+    await client.query(`ALTER TABLE ${table} ADD CONSTRAINT sagactl_printed ${definition.replace(/ NOT VALID$/, '')} NOT VALID`);
+    const { rows } = await client.query(
+      `SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname = 'sagactl_printed' AND conrelid = $1::regclass`, [table]);
+    return rows[0].def;
+  } finally {
+    await client.query('ROLLBACK');
+  }
+}
+
+async function alignEquivalentChecks(client: Queryable, expected: SchemaSnapshot, live: SchemaSnapshot): Promise<void> {
+  for (const [key, want] of expected) {
+    const have = live.get(key);
+    if (want.kind !== 'constraint' || !have || have.definition === want.definition || !want.definition.startsWith('CHECK')) continue;
+    if (want.definition.endsWith(' NOT VALID') !== have.definition.endsWith(' NOT VALID')) continue;
+    const same = await printedCheck(client, want.table!, want.definition).then(async (a) => a === await printedCheck(client, want.table!, have.definition))
+      .catch(() => false);
+    if (same) live.set(key, { ...have, definition: want.definition });
+  }
 }
 
 /**
@@ -79,7 +111,7 @@ export async function checkDrift(db: Db, migrations: Migration[], opts: DriftOpt
   const files = new Set(migrations.map((m) => m.name));
   const scratchServer = opts.scratchUrl ?? db.url;
   opts.log(`checking the schema against ${built.length} applied migration(s), built in a scratch database on ${maskUrl(scratchServer)}`);
-  const expected = await expectedSchema(scratchServer, schema, built, ignore);
+  const expected = await expectedSchema(scratchServer, schema, built, ignore, live);
   const { differences, sql } = diffSchemas(expected, live);
   const missingFiles = [...applied].filter((n) => !files.has(n)).sort();
   return {

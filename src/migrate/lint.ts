@@ -85,6 +85,7 @@ export async function findLintFindings(migrations: Migration[], exclude: string[
   for (const m of migrations) located.push(sqlFile(m, await captureStatements(m, 'up')));
   const raw = await runSquawk(located.map((l) => ({ name: `${l.migration.name}.sql`, text: l.text })), exclude);
   const findings: LintFinding[] = [];
+  const sources = new Map(migrations.map((m) => [m.name, fs.readFileSync(m.sourcePath, 'utf8').split('\n')]));
   for (const f of raw) {
     const l = located.find((x) => `${x.migration.name}.sql` === f.file);
     if (!l) continue;
@@ -93,12 +94,24 @@ export async function findLintFindings(migrations: Migration[], exclude: string[
     for (let i = 0; i < l.starts.length; i++) if (l.starts[i] <= f.line) index = i;
     if (index < 0) continue;
     const s = l.capture.statements[index];
+    const statementLine = f.line - l.starts[index] + 1;
     findings.push({
-      migration: l.migration.name, file: l.migration.file, line: s.line ?? null, statement: index + 1,
-      statementLine: f.line - l.starts[index] + 1, sql: s.sql.trim(), rule: f.rule_name, level: f.level, message: f.message, help: f.help,
+      migration: l.migration.name, file: l.migration.file, line: sourceLine(sources.get(l.migration.name)!, s.line, s.sql, statementLine),
+      statement: index + 1, statementLine, sql: s.sql.trim(), rule: f.rule_name, level: f.level, message: f.message, help: f.help,
     });
   }
   return { findings, located };
+}
+
+/**
+ * The line of the source a finding is on: the statement's own line when its text is written out
+ * from the `q.query(` line on, else that call's line (a statement built from parts).
+ */
+function sourceLine(source: string[], callLine: number | undefined, sql: string, statementLine: number): number | null {
+  if (callLine === undefined) return null;
+  const first = sql.trim().split('\n')[0].trim();
+  const written = source[callLine - 1]?.includes(first) && (statementLine === 1 || source[callLine - 1 + statementLine - 1] !== undefined);
+  return written ? callLine + statementLine - 1 : callLine;
 }
 
 export async function lintMigrations(migrations: Migration[], root = packageRoot()): Promise<LintReport> {

@@ -18,8 +18,9 @@ export interface Migration {
   className: string;
   /** False for a migration that must run outside a transaction (CREATE INDEX CONCURRENTLY). */
   transactional: boolean;
-  /** The source, relative to the package root (where lint and plan point). */
+  /** The source, relative to the package root (where lint and plan point), and its full path. */
   file: string;
+  sourcePath: string;
   /** The file whose code runs. */
   codeFile: string;
   instance: MigrationInterface;
@@ -57,6 +58,7 @@ export function loadMigrations(root = packageRoot(), opts: LoadOptions = {}): Mi
       className: Class.name,
       transactional: (instance as { transaction?: boolean }).transaction !== false,
       file: path.join('migrations', file),
+      sourcePath: path.join(migrationsDir(root), file),
       codeFile,
       instance,
     };

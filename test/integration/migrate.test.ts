@@ -7,6 +7,7 @@ import { createTestDb, TestDb } from '../support/database';
 import { ROOT, runBin, runMain } from '../support/cli';
 import { loadMigrations } from '../../src/migrate/loader';
 import { LOCK_KEYS, LOCK_NAMESPACE } from '../../src/migrate/lock';
+import { writeBuildManifest } from '../../src/migrate/build';
 
 // The design's two migrations come first; the tests hold whatever follows them too.
 const migrations = loadMigrations();
@@ -166,7 +167,8 @@ describe('checks: status --check and validate', () => {
   test('status --check exits 6 while anything is pending, 0 once all is applied', async () => {
     const pending = await cli('migrate', 'status', '--check', '--json');
     expect(pending.code).toBe(6);
-    expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: names.map((name) => ({ name })), changed: [], missing: [] });
+    expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: names.map((name) => ({ name })), changed: [], missing: [], outOfOrder: [],
+      adopt: null, drift: { ok: true, basedOn: [], missingFiles: [], differences: [], sql: [], scratchServer: t.url } });
     expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
     const half = await cli('migrate', 'status', '--check');
     expect(half.code).toBe(6);
@@ -191,6 +193,14 @@ describe('checks: status --check and validate', () => {
       // The copy is sound before the edit.
       expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
       fs.appendFileSync(path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`), '\n// edited after it ran\n');
+      // Not built since: what would run is not what the source says, so every command refuses first.
+      for (const argv of [['migrate', 'status'], ['migrate', 'validate'], ['migrate', 'up'], ['migrate', 'plan']]) {
+        const stale = await runBin(argv, env(), copy);
+        expect([argv, stale.code]).toEqual([argv, 6]);
+        expect(stale.stderr).toContain(`The build is stale: ${TABLES_MIGRATION} (source changed since the build)`);
+        expect(stale.stderr).toContain('Run `npm run build`');
+      }
+      writeBuildManifest(copy);
 
       const status = await runBin(['migrate', 'status', '--check', '--json'], env(), copy);
       expect(status.code).toBe(6);
@@ -213,15 +223,17 @@ describe('checks: status --check and validate', () => {
       fs.copyFileSync(path.join(ROOT, 'migrations', `${TABLES_MIGRATION}.ts`), path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`));
       const file = path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`);
       fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
+      // ...nor a stale build: the manifest of the LF build (restored as built) still matches it.
+      fs.copyFileSync(path.join(ROOT, 'dist', 'migrations', 'build-manifest.json'), path.join(copy, 'dist', 'migrations', 'build-manifest.json'));
       expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
 
-      // A migration created but not built is a usage error that says to build, not a crash.
+      // A migration created but not built is a stale build that says to build, not a crash.
       const created = await runBin(['migrate', 'create', 'add-user-email', '--json'], env(), copy);
       expect(created.code).toBe(0);
       expect(JSON.parse(created.stdout).file).toMatch(new RegExp(`^${copy}/migrations/\\d{13}-add-user-email\\.ts$`));
       const unbuilt = await runBin(['migrate', 'status'], env(), copy);
-      expect(unbuilt.code).toBe(2);
-      expect(unbuilt.stderr).toMatch(/Migration \d{13}-add-user-email is not compiled[\s\S]*npm run build/);
+      expect(unbuilt.code).toBe(6);
+      expect(unbuilt.stderr).toMatch(/The build is stale: \d{13}-add-user-email \(not compiled\)[\s\S]*npm run build/);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
@@ -405,6 +417,6 @@ describe('bad values: exit 2 and nothing written', () => {
       expect(r.stderr).toMatch(message);
     }
     expect(await snapshot()).toEqual(before);
-    expect(fs.readdirSync(path.join(ROOT, 'migrations'))).toEqual(names.map((n) => `${n}.ts`));
+    expect(fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.endsWith('.ts'))).toEqual(names.map((n) => `${n}.ts`));
   });
 });
