@@ -45,10 +45,11 @@ const TABLE = `CREATE TABLE ledger (
  * Writes the movements of one statement: what the claims explain, then what they do not. It runs
  * as the ledger's owner (SECURITY DEFINER): writers of users and items need no right on the
  * ledger, and a role that may not write the ledger cannot forge an entry either. "Who" is the
- * session's user.
+ * session's user. Its search_path is pinned to the schema the ledger lives in (a definer's function
+ * must never resolve a name through a path a caller controls), by name, whatever the session's path.
  */
 const RECORD_FUNCTION = `CREATE FUNCTION ledger_record(p_account text, p_ids text[], p_deltas numeric[], p_afters numeric[], p_default text)
-RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
+RETURNS void LANGUAGE sql SECURITY DEFINER AS $$
   WITH moved AS (SELECT * FROM unnest(p_ids, p_deltas, p_afters) AS m(id, delta, after)),
   claims AS (
     SELECT * FROM jsonb_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::jsonb)
@@ -101,8 +102,7 @@ const TABLES = [
 ];
 
 /** Movements of the history: the step records of debits, refunds and stock changes. */
-const HISTORY = `
-WITH steps AS (
+const HISTORY = `WITH steps AS (
   SELECT r.transaction_id, r.step, r.kind, r.executed_at, s.user_id, s.item_id, s.price * s.quantity AS total, s.quantity
     FROM saga_step_results r JOIN saga_states s ON s.transaction_id = r.transaction_id
    WHERE r.status = 'succeeded' AND r.step IN ('validate_user', 'reserve_inventory'))
@@ -116,8 +116,7 @@ SELECT COALESCE(executed_at, timezone('UTC', now())) AT TIME ZONE 'UTC', pg_curr
 
 /** Each account's opening entry: its balance or stock less the history's movements. */
 function openings(table: string, account: string, key: string, value: string): string {
-  return `
-INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source)
+  return `INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source)
 SELECT COALESCE(t.created_at, timezone('UTC', now())) AT TIME ZONE 'UTC', pg_current_xact_id()::text::bigint, current_user,
        'sagactl migration (history)', '${account}', t.${key},
        t.${value} - COALESCE((SELECT sum(l.delta) FROM ledger l WHERE l.account = '${account}' AND l.account_id = t.${key}), 0),
@@ -133,6 +132,9 @@ export class Ledger1764000000500 implements MigrationInterface {
     await q.query('CREATE INDEX ledger_transaction_id ON ledger (transaction_id) WHERE transaction_id IS NOT NULL');
     await q.query(`CREATE INDEX ledger_unexplained ON ledger (id) WHERE source = 'unattributed'`);
     await q.query(RECORD_FUNCTION);
+    await q.query(`DO $$ BEGIN
+      EXECUTE format('ALTER FUNCTION ledger_record(text, text[], numeric[], numeric[], text) SET search_path = %I, pg_temp', current_schema());
+    END $$`);
     await q.query(HISTORY);
     for (const t of TABLES) {
       await q.query(openings(t.table, t.account, t.key, t.value));
