@@ -69,7 +69,8 @@ function giveOwnOption(root: Command, action: Command, key: string): void {
   const own = action.options.some((o) => o.attributeName() === key);
   if (!own || action === root || root.getOptionValueSource(key) !== 'cli' || action.getOptionValueSource(key) === 'cli') return;
   action.setOptionValueWithSource(key, root.getOptionValue(key), 'cli');
-  root.setOptionValueWithSource(key, undefined, 'default');
+  // Removed, not set to undefined: optsWithGlobals() lets the root's keys win over the command's.
+  delete root.opts()[key];
 }
 
 function allCommands(cmd: Command): Command[] {

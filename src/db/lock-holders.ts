@@ -22,7 +22,7 @@ const SAGA_TABLES = ['users', 'items', 'saga_states', 'saga_step_results', 'saga
 const HOLDERS_SQL = `
 SELECT a.pid, COALESCE(NULLIF(a.application_name, ''), 'no application_name') AS application, a.usename AS "user", a.state,
        floor(extract(epoch FROM now() - a.xact_start))::int AS "xactSeconds", left(a.query, 120) AS query,
-       array_agg(DISTINCT COALESCE(c.relname, l.locktype) ORDER BY COALESCE(c.relname, l.locktype)) AS locks
+       array_agg(DISTINCT COALESCE(c.relname::text, l.locktype) ORDER BY COALESCE(c.relname::text, l.locktype)) AS locks
   FROM pg_locks l
   JOIN pg_stat_activity a ON a.pid = l.pid
   LEFT JOIN pg_class c ON c.oid = l.relation
