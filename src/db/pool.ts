@@ -212,7 +212,8 @@ export function unreachable(err: unknown, url: string): AppError {
       'Check PGOPTIONS and options= in the URL (-c name=value), --lock-timeout and --statement-timeout.');
   }
   if (code === PG.invalidPassword || code === PG.invalidAuthorization) {
-    return new UnreachableError(`Authentication failed for ${target}.`, 'Check the user name and password.');
+    return new UnreachableError(`Authentication failed for ${target}: ${message}.`,
+      'Check the user name and password, and pg_hba.conf on the server (it may demand TLS, or refuse it: see sslmode).');
   }
   if (code === PG.unknownDatabase) {
     const db = new URL(url).pathname.slice(1);

@@ -98,9 +98,11 @@ export function connectionUrl(rawUrl: string, attempt: TlsAttempt, rootCert: str
 
 /** True when libpq would try the next attempt after this failure (prefer: no TLS there; allow: TLS demanded). */
 export function fallsBack(attempt: TlsAttempt, err: unknown): boolean {
-  const message = err instanceof Error ? err.message : '';
-  if (attempt === 'unverified') return /does not support SSL/i.test(message);
-  if (attempt === 'disable') return (err as { code?: string }).code === '28000' && /no encryption/i.test(message);
+  const message = (err as { message?: string } | null)?.message ?? '';
+  const refusedByHba = (err as { code?: string }).code === '28000';
+  // As libpq: prefer also drops TLS when pg_hba.conf refuses the encrypted connection ("..., SSL encryption").
+  if (attempt === 'unverified') return /does not support SSL/i.test(message) || (refusedByHba && /SSL (encryption|on)/i.test(message));
+  if (attempt === 'disable') return refusedByHba && /no encryption|SSL off/i.test(message);
   return false;
 }
 
@@ -113,7 +115,8 @@ const CERT_CODES = new Set([
 /** What went wrong with TLS, in words; undefined when the failure was not about TLS. */
 export function tlsFailure(err: unknown): { certificate: boolean; reason: string } | undefined {
   const code = (err as { code?: string } | null)?.code ?? '';
-  const message = err instanceof Error ? err.message : String(err);
+  // Not `instanceof Error`: errors made by Node's TLS layer may come from another realm (a test's VM).
+  const message = (err as { message?: string } | null)?.message ?? String(err);
   if (CERT_CODES.has(code)) return { certificate: true, reason: message };
   if (/does not support SSL/i.test(message)) return { certificate: false, reason: 'the server does not accept TLS connections' };
   if (code.startsWith('ERR_SSL_') || code === 'EPROTO' || /SSL routines/.test(message)) return { certificate: false, reason: message };
