@@ -80,7 +80,7 @@ maybe('a cluster of our own', () => {
 
   test('a restart in the middle of saga load: it waits for the server, every purchase reaches a final status, nothing in flight, money reconciles', async () => {
     const before = await sagas();
-    const child = spawn(process.execPath, [BIN, 'saga', 'load', '--count', '3000', '--concurrency', '16', '--json'],
+    const child = spawn(process.execPath, [BIN, 'saga', 'load', '--count', '1500', '--concurrency', '16', '--json'],
       { cwd: ROOT, env: { ...process.env, DATABASE_URL: c.url(), NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
@@ -93,7 +93,7 @@ maybe('a cluster of our own', () => {
     const code = await exited;
     expect([code, code === 0 ? '' : stderr]).toEqual([0, '']);
     const result = JSON.parse(stdout);
-    expect(result.completed + result.failed + result.compensated + result.compensationFailed).toBe(3000);
+    expect(result.completed + result.failed + result.compensated + result.compensationFailed).toBe(1500);
     expect(result.unfinished).toBe(0);
     expect(await inFlight()).toBe(0);
     expect((await runMain(['db', 'check'], { DATABASE_URL: c.url() })).code).toBe(0);
