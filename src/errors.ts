@@ -64,3 +64,13 @@ export class OutcomeExit extends Error {
     super(`exit ${exitCode}`);
   }
 }
+
+/**
+ * The command was stopped by SIGINT (exit 130) or SIGTERM (exit 143), as a shell reports a
+ * signal; its queries were cancelled on the server, and the message says what was left.
+ */
+export class InterruptedError extends AppError {
+  constructor(readonly signal: 'SIGINT' | 'SIGTERM', message = `Interrupted by ${signal}.`, hint?: string) {
+    super(message, (signal === 'SIGINT' ? 130 : 143) as ExitCode, hint);
+  }
+}

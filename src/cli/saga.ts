@@ -124,12 +124,20 @@ Examples:
       const bar = ctx.out.progress('sagas', opts.count);
       const { runLoad } = require('../saga/load') as typeof import('../saga/load');
       const client = app.client({ leaseMs: opts.leaseMs });
-      const result = await runLoad(app.db, { run: (req) => client.purchaseOutcome(req) }, opts, (done) => bar.tick(done));
+      const { databaseError } = require('../db/pg-errors') as typeof import('../db/pg-errors');
+      // Rejections are results; a purchase the database failed is exit 4, anything else a bug (1).
+      let bug = false;
+      const purchase = (req: PurchaseRequest) => client.purchaseOutcome(req).catch((err) => {
+        if (!databaseError(err)) bug = true;
+        throw err;
+      });
+      const result = await runLoad(app.db, { run: purchase }, opts, (done) => bar.tick(done));
       bar.done();
       ctx.out.result(result, () => renderLoad(ctx.out, result));
       if (result.unfinished > 0) {
-        ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}`);
-        throw new OutcomeExit(EXIT.internal);
+        ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}. ` +
+          'Those that started are left for recovery: sagactl saga recover --yes');
+        throw new OutcomeExit(bug ? EXIT.internal : EXIT.unreachable);
       }
     }));
   registerOperator(cmd, io);
