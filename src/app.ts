@@ -75,7 +75,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     await lease?.release();
   };
   // The URL with the settings and TLS decided, so a connection made from it (a migration lock) is like the pool's.
-  const db = createDb(pool, pgUrl);
+  const db = createDb(pool, pgUrl, url);
   try {
     await assertPrivileges(db, opts.command);
   } catch (err) {

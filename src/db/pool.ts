@@ -20,8 +20,10 @@ export interface Db {
   withTransaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Our own pool, or the application's (then nothing of its sessions is changed). */
   pool: Pool;
-  /** The server's URL when we made the pool; absent on an application's pool. */
+  /** The server's URL when we made the pool, with the settings it connects with; absent on an application's pool. */
   url?: string;
+  /** The same server as the user named it, for messages (mask it before printing). */
+  label?: string;
 }
 
 export function applicationName(command: string): string {
@@ -144,10 +146,11 @@ function txOver(client: PoolClient): Tx {
   };
 }
 
-export function createDb(pool: Pool, url?: string): Db {
+export function createDb(pool: Pool, url?: string, label = url): Db {
   return {
     pool,
     url,
+    label,
     async query(sql, params) {
       const started = Date.now();
       for (let attempt = 1; ; attempt++) {

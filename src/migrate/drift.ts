@@ -117,7 +117,8 @@ export async function checkDrift(db: Db, migrations: Migration[], opts: DriftOpt
   const built = migrations.filter((m) => applied.has(m.name));
   const files = new Set(migrations.map((m) => m.name));
   const scratchServer = scratchServerOf(db, opts.scratchUrl);
-  opts.log(`checking the schema against ${built.length} applied migration(s), built in a scratch database on ${maskUrl(scratchServer)}`);
+  const shown = maskUrl(opts.scratchUrl ?? db.label ?? scratchServer);
+  opts.log(`checking the schema against ${built.length} applied migration(s), built in a scratch database on ${shown}`);
   const expected = await expectedSchema(scratchServer, schema, built, ignore, live);
   const { differences, sql } = diffSchemas(expected, live);
   const missingFiles = [...applied].filter((n) => !files.has(n)).sort();
@@ -127,6 +128,6 @@ export async function checkDrift(db: Db, migrations: Migration[], opts: DriftOpt
     missingFiles,
     differences,
     sql,
-    scratchServer: maskUrl(scratchServer),
+    scratchServer: shown,
   };
 }
