@@ -1,3 +1,4 @@
+import { centsToText } from '../money';
 import { UsageError } from '../errors';
 import { parseInstant, parseIntOption } from '../duration';
 import { ERROR_MESSAGES, ErrorCode } from '../saga/types';
@@ -33,22 +34,21 @@ export function draw(seed: number, k: number, salt: number, min: number, max: nu
   return min + (h % (max - min + 1));
 }
 
-export function centsToText(cents: number): string {
-  return `${Math.trunc(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
-}
+/** A drawn whole number of cents as an amount ("1.05"): the money helper's, on a safe integer. */
+export const amountOfCents = (cents: number): string => centsToText(BigInt(cents));
 
 export const userId = (k: number) => `gen-user-${String(k).padStart(7, '0')}`;
 export const itemId = (k: number) => `gen-item-${String(k).padStart(6, '0')}`;
 
 /** One users row in COPY text format: user_id, name, balance, status, purchase_limit. */
 export function userLine(opts: GenerateOptions, k: number): string {
-  const balance = opts.balance ?? centsToText(draw(opts.seed, k, 1, 100_000, 10_000_000));
+  const balance = opts.balance ?? amountOfCents(draw(opts.seed, k, 1, 100_000, 10_000_000));
   return `${userId(k)}\tUser ${k}\t${balance}\tactive\t0.00\n`;
 }
 
 /** One items row in COPY text format: item_id, name, price, stock, is_available. */
 export function itemLine(opts: GenerateOptions, k: number): string {
-  const price = centsToText(draw(opts.seed, k, 2, 100, 50_000));
+  const price = amountOfCents(draw(opts.seed, k, 2, 100, 50_000));
   const stock = opts.stock ?? draw(opts.seed, k, 3, 1_000, 100_000);
   return `${itemId(k)}\tItem ${k}\t${price}\t${stock}\tt\n`;
 }
@@ -144,7 +144,7 @@ export function generatedSaga(opts: GenerateOptions, k: number): GeneratedSaga {
   const item = draw(seed, k, 13, 1, opts.items || SAGA_ITEMS);
   const base = {
     id: sagaId(k), userId: userId(draw(seed, k, 12, 1, opts.users || SAGA_USERS)), itemId: itemId(item),
-    quantity: draw(seed, k, 14, 1, 5), price: centsToText(draw(seed, item, 2, 100, 50_000)),
+    quantity: draw(seed, k, 14, 1, 5), price: amountOfCents(draw(seed, item, 2, 100, 50_000)),
     mode: draw(seed, k, 11, 0, 9) < 7 ? 'orchestration' : 'choreography', createdUs,
   };
   const r = draw(seed, k, 10, 0, 9999);
