@@ -19,7 +19,7 @@ export interface App {
   /** Invalidate after every write of a saga's state; NO_CACHE unless REDIS_URL is set. */
   cache: SagaCache;
   /** The saga engine over this pool and cache, acting as this OS user on this host, under the lock timeout. */
-  client(opts?: { leaseMs?: number }): SagaClient;
+  client(opts?: { leaseMs?: number; grouping?: boolean }): SagaClient;
   /**
    * Stops the command's work (SIGINT/SIGTERM): no new statement starts (the pool closes), the
    * running ones are cancelled on the server, and the sagas this process holds are released.
@@ -86,7 +86,7 @@ export async function createApp(config: Config, opts: AppOptions): Promise<App> 
     config,
     db,
     cache,
-    client: (o = {}) => createSagaClient({ pool, cache, leaseMs: o.leaseMs, lockTimeoutMs: config.lockTimeoutMs,
+    client: (o = {}) => createSagaClient({ pool, cache, leaseMs: o.leaseMs, grouping: o.grouping, lockTimeoutMs: config.lockTimeoutMs,
       actor: { user: os.userInfo().username, host: os.hostname() } }),
     async interrupt() {
       const pids = backendPids(pool);
