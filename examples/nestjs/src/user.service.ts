@@ -3,6 +3,7 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { User } from 'sagactl';
 import { ApiError } from './api-error';
+import { KnownIds } from './known-ids';
 
 /**
  * The design's UserService. Its validateUser used to lock the user, check and debit the balance
@@ -13,10 +14,12 @@ import { ApiError } from './api-error';
  */
 @Injectable()
 export class UserService {
+  private readonly known = new KnownIds();
+
   constructor(@InjectRepository(User) private readonly users: Repository<User>) {}
 
   async validateUser(userId: string): Promise<void> {
-    if (!(await this.users.existsBy({ userId }))) {
+    if (!(await this.known.check(userId, (id) => this.users.existsBy({ userId: id })))) {
       throw new ApiError(HttpStatus.NOT_FOUND, 'USER_NOT_FOUND', `No user "${userId}".`);
     }
   }
