@@ -1,5 +1,10 @@
 import http from 'node:http';
+import type { SagaMode } from 'sagactl';
 import { startApp } from './app-process';
+import { runLibraryLoad } from './library-load';
+import { generatedPurchase, measure, summarize } from './measure';
+
+export { generatedPurchase } from './measure';
 
 /**
  * The service's HTTP path under load: N purchases, C in flight, spread over one or more instances,
@@ -7,6 +12,7 @@ import { startApp } from './app-process';
  *
  *   node dist/bench/http-load.js --url http://127.0.0.1:3000 [--count 5000] [--concurrency 32] [--json]
  *   node dist/bench/http-load.js --database-url URL ...   starts one instance on that database itself
+ *   ... --with-library    first the same purchases through the library in-process, for a side-by-side row
  *
  * The database must be migrated and seeded the way bench:saga seeds its own:
  * `sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000`.
@@ -71,57 +77,21 @@ export interface LoadReport {
   replies: (HttpReply | { error: string })[];
 }
 
-/** Runs the load: `concurrency` workers take the next purchase until `count` are sent; instance i % urls. */
+/** The HTTP load, spread round-robin over the instances (`urls`). */
 export async function runHttpLoad(opts: LoadOptions): Promise<LoadReport> {
   const agent = createAgent(opts.concurrency);
-  const replies: LoadReport['replies'] = new Array(opts.count);
-  let next = 0;
-  const started = performance.now();
-  const worker = async () => {
-    for (let i = next++; i < opts.count; i = next++) {
-      const url = `${opts.urls[i % opts.urls.length]}/purchases`;
-      replies[i] = await requestJson(agent, 'POST', url, opts.body(i), opts.timeoutMs).catch((err: Error) => ({ error: err.message }));
-      opts.onReply?.(i, replies[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(opts.concurrency, opts.count) }, worker));
-  const wallSeconds = (performance.now() - started) / 1000;
+  const { replies, ms, wallSeconds } = await measure(opts.count, opts.concurrency, (i) =>
+    requestJson(agent, 'POST', `${opts.urls[i % opts.urls.length]}/purchases`, opts.body(i), opts.timeoutMs)
+      .catch((err: Error) => ({ error: err.message }) as HttpReply | { error: string }), opts.onReply);
   agent.destroy();
-  const byStatus: Record<string, number> = {};
-  const ms: number[] = [];
-  for (const r of replies) {
-    const key = 'error' in r ? 'error' : String(r.status);
-    byStatus[key] = (byStatus[key] ?? 0) + 1;
-    if (!('error' in r)) ms.push(r.ms);
-  }
-  ms.sort((a, b) => a - b);
-  const at = (q: number) => (ms.length === 0 ? 0 : round(ms[Math.min(ms.length - 1, Math.ceil(q * ms.length) - 1)]));
-  return {
-    count: opts.count,
-    concurrency: opts.concurrency,
-    instances: opts.urls.length,
-    byStatus,
-    successRate: (byStatus['201'] ?? 0) / opts.count,
-    purchasesPerSecond: round(opts.count / wallSeconds),
-    latencyMs: { p50: at(0.5), p95: at(0.95), p99: at(0.99), max: at(1) },
-    wallSeconds: round(wallSeconds),
-    replies,
-  };
+  const keys = replies.map((r) => ('error' in r ? 'error' : String(r.status)));
+  return { count: opts.count, concurrency: opts.concurrency, instances: opts.urls.length, ...summarize(keys, ms, wallSeconds, '201'), replies };
 }
 
-/** The bench's data shape: 100 generated users and 10 items (`seed generate`), quantity 1. */
-export function generatedPurchase(i: number, mode = 'orchestration'): Record<string, unknown> {
-  return { userId: `gen-user-${String((i % 100) + 1).padStart(7, '0')}`, itemId: `gen-item-${String((i % 10) + 1).padStart(6, '0')}`, quantity: 1, mode };
-}
-
-function round(n: number): number {
-  return Math.round(n * 100) / 100;
-}
-
-interface Args { url?: string; databaseUrl?: string; count: number; concurrency: number; mode: string; json: boolean }
+interface Args { url?: string; databaseUrl?: string; count: number; concurrency: number; mode: SagaMode; json: boolean; withLibrary: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { databaseUrl: process.env.DATABASE_URL, count: 5000, concurrency: 32, mode: 'orchestration', json: false };
+  const args: Args = { databaseUrl: process.env.DATABASE_URL, count: 5000, concurrency: 32, mode: 'orchestration', json: false, withLibrary: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => argv[++i] ?? fail(`${flag} needs a value`);
@@ -133,34 +103,49 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--database-url') args.databaseUrl = value();
     else if (flag === '--count') args.count = whole();
     else if (flag === '--concurrency') args.concurrency = whole();
-    else if (flag === '--mode') args.mode = value();
+    else if (flag === '--mode') args.mode = value() === 'choreography' ? 'choreography' : 'orchestration';
     else if (flag === '--json') args.json = true;
+    else if (flag === '--with-library') args.withLibrary = true;
     else fail(`unknown option ${flag}`);
   }
   if (!args.url && !args.databaseUrl) fail('give --url of a running service, or --database-url (or DATABASE_URL) to start one');
+  if (args.withLibrary && !args.databaseUrl) fail('--with-library needs --database-url (or DATABASE_URL)');
   return args;
 }
 
 function fail(message: string): never {
-  process.stderr.write(`http-load: ${message}\nusage: http-load [--url URL | --database-url URL] [--count N] [--concurrency C] [--mode M] [--json]\n`);
+  process.stderr.write(`http-load: ${message}\nusage: http-load [--url URL | --database-url URL] [--count N] [--concurrency C] [--mode M] [--with-library] [--json]\n`);
   process.exit(2);
+}
+
+interface Row { scenario: string; count: number; concurrency: number; purchasesPerSecond: number; successRate: number;
+  latencyMs: { p50: number; p95: number }; byStatus: Record<string, number> }
+
+function print(row: Row, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(row)}\n`
+    : `${row.scenario}: ${row.count} purchases at concurrency ${row.concurrency}: ${row.purchasesPerSecond}/s, `
+      + `p50 ${row.latencyMs.p50} ms, p95 ${row.latencyMs.p95} ms, success ${(row.successRate * 100).toFixed(1)}% ${JSON.stringify(row.byStatus)}\n`);
 }
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  const rows: Row[] = [];
+  if (args.withLibrary) {
+    rows.push({ scenario: `library ${args.mode} (in-process)`, ...await runLibraryLoad({ databaseUrl: args.databaseUrl!, count: args.count,
+      concurrency: args.concurrency, mode: args.mode }) });
+    print(rows[0], args.json);
+  }
   const app = args.url ? undefined : await startApp({ databaseUrl: args.databaseUrl!, instance: 'http-load' });
   try {
     const { replies: _r, ...report } = await runHttpLoad({ urls: [args.url ?? app!.url], count: args.count, concurrency: args.concurrency,
       body: (i) => generatedPurchase(i, args.mode) });
-    const line = { scenario: `http ${args.mode} (NestJS service)`, ...report };
-    process.stdout.write(args.json ? `${JSON.stringify(line)}\n`
-      : `${line.scenario}: ${report.count} purchases at concurrency ${report.concurrency}: ${report.purchasesPerSecond}/s, `
-        + `p50 ${report.latencyMs.p50} ms, p95 ${report.latencyMs.p95} ms, success ${(report.successRate * 100).toFixed(1)}% ${JSON.stringify(report.byStatus)}\n`);
-    // Every purchase of this data shape completes; anything else is a failure of the service, not a figure.
-    if (report.successRate !== 1) process.exitCode = 1;
+    rows.push({ scenario: `http ${args.mode} (NestJS service)`, ...report });
+    print(rows[rows.length - 1], args.json);
   } finally {
     await app?.stop();
   }
+  // Every purchase of this data shape completes; anything else is a failure of the service, not a figure.
+  if (rows.some((r) => r.successRate !== 1)) process.exitCode = 1;
 }
 
 if (require.main === module) {
