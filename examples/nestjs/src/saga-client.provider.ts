@@ -1,4 +1,5 @@
-import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
+import os from 'node:os';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { createSagaClient, RecoveryLoop, SagaClient } from 'sagactl';
 import { APP_CONFIG, AppConfig } from './config';
@@ -15,23 +16,20 @@ export const sagaClientProvider = {
       dataSource,
       redisUrl: config.redisUrl,
       leaseMs: config.leaseMs,
-      actor: { user: `purchase-service/${config.instance}`, host: hostOf(config.instance) },
+      actor: { user: `purchase-service/${config.instance}`, host: os.hostname() },
       onWarning: (message) => logger.warn(message),
     });
   },
 };
 
-function hostOf(instance: string): string {
-  return instance.split(':')[0] || 'unknown';
-}
-
 /**
  * Every instance runs the library's recovery loop: when an instance dies, the others finish or
- * undo its sagas (PostgreSQL leases, SKIP LOCKED; no coordinator but the database). Stopped, and
- * the client closed, before the DataSource it runs on is destroyed.
+ * undo its sagas (PostgreSQL leases, SKIP LOCKED; no coordinator but the database). On shutdown the
+ * loop stops first (it must not take sagas this instance is about to abandon); the client (its
+ * Redis connection) closes once the HTTP server has stopped taking requests.
  */
 @Injectable()
-export class SagaLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown {
+export class SagaLifecycle implements OnApplicationBootstrap, BeforeApplicationShutdown, OnApplicationShutdown {
   private readonly logger = new Logger('Recovery');
   private loop?: RecoveryLoop;
 
@@ -51,6 +49,9 @@ export class SagaLifecycle implements OnApplicationBootstrap, BeforeApplicationS
 
   async beforeApplicationShutdown(): Promise<void> {
     await this.loop?.stop();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
     await this.client.close();
   }
 }
