@@ -32,7 +32,7 @@ module.exports = {
   transformIgnorePatterns: [`/node_modules/(?!(${esmPackages([path.join(__dirname, 'node_modules'), path.join(__dirname, '..', '..', 'node_modules')]).join('|')})/)`],
   globalSetup: '<rootDir>/test/support/global-setup.ts',
   globalTeardown: '<rootDir>/test/support/global-teardown.ts',
-  testTimeout: 60_000,
+  testTimeout: 120_000,
   // The end-to-end test starts two instances and loads them: it runs alone, not beside another file.
   maxWorkers: 1,
 };
