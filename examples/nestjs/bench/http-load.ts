@@ -13,6 +13,7 @@ export { generatedPurchase } from './measure';
  *   node dist/bench/http-load.js --url http://127.0.0.1:3000 [--count 5000] [--concurrency 32] [--json]
  *   node dist/bench/http-load.js --database-url URL ...   starts one instance on that database itself
  *   ... --with-library    first the same purchases through the library in-process, for a side-by-side row
+ *   ... --warmup N        purchases made first and not measured (default 300)
  *
  * The database must be migrated and seeded the way bench:saga seeds its own:
  * `sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000`.
@@ -88,10 +89,10 @@ export async function runHttpLoad(opts: LoadOptions): Promise<LoadReport> {
   return { count: opts.count, concurrency: opts.concurrency, instances: opts.urls.length, ...summarize(keys, ms, wallSeconds, '201'), replies };
 }
 
-interface Args { url?: string; databaseUrl?: string; count: number; concurrency: number; mode: SagaMode; json: boolean; withLibrary: boolean }
+interface Args { url?: string; databaseUrl?: string; count: number; warmup: number; concurrency: number; mode: SagaMode; json: boolean; withLibrary: boolean }
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { databaseUrl: process.env.DATABASE_URL, count: 5000, concurrency: 32, mode: 'orchestration', json: false, withLibrary: false };
+  const args: Args = { databaseUrl: process.env.DATABASE_URL, count: 5000, warmup: 300, concurrency: 32, mode: 'orchestration', json: false, withLibrary: false };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i];
     const value = () => argv[++i] ?? fail(`${flag} needs a value`);
@@ -103,7 +104,10 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--database-url') args.databaseUrl = value();
     else if (flag === '--count') args.count = whole();
     else if (flag === '--concurrency') args.concurrency = whole();
-    else if (flag === '--mode') args.mode = value() === 'choreography' ? 'choreography' : 'orchestration';
+    else if (flag === '--mode') {
+      const mode = value();
+      args.mode = mode === 'orchestration' || mode === 'choreography' ? mode : fail(`--mode must be orchestration or choreography, got "${mode}"`);
+    } else if (flag === '--warmup') args.warmup = /^\d+$/.test(argv[i + 1] ?? '') ? Number(argv[++i]) : fail('--warmup needs a whole number');
     else if (flag === '--json') args.json = true;
     else if (flag === '--with-library') args.withLibrary = true;
     else fail(`unknown option ${flag}`);
@@ -114,7 +118,7 @@ function parseArgs(argv: string[]): Args {
 }
 
 function fail(message: string): never {
-  process.stderr.write(`http-load: ${message}\nusage: http-load [--url URL | --database-url URL] [--count N] [--concurrency C] [--mode M] [--with-library] [--json]\n`);
+  process.stderr.write(`http-load: ${message}\nusage: http-load [--url URL | --database-url URL] [--count N] [--warmup N] [--concurrency C] [--mode M] [--with-library] [--json]\n`);
   process.exit(2);
 }
 
@@ -132,13 +136,16 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   if (args.withLibrary) {
     rows.push({ scenario: `library ${args.mode} (in-process)`, ...await runLibraryLoad({ databaseUrl: args.databaseUrl!, count: args.count,
-      concurrency: args.concurrency, mode: args.mode }) });
+      warmup: args.warmup, concurrency: args.concurrency, mode: args.mode }) });
     print(rows[0], args.json);
   }
   const app = args.url ? undefined : await startApp({ databaseUrl: args.databaseUrl!, instance: 'http-load' });
   try {
-    const { replies: _r, ...report } = await runHttpLoad({ urls: [args.url ?? app!.url], count: args.count, concurrency: args.concurrency,
+    const load = (count: number) => runHttpLoad({ urls: [args.url ?? app!.url], count, concurrency: args.concurrency,
       body: (i) => generatedPurchase(i, args.mode) });
+    // Not measured: the JIT and the pool warm up first, as in bench:saga.
+    if (args.warmup > 0) await load(args.warmup);
+    const { replies: _r, ...report } = await load(args.count);
     rows.push({ scenario: `http ${args.mode} (NestJS service)`, ...report });
     print(rows[rows.length - 1], args.json);
   } finally {
