@@ -5,7 +5,7 @@ import { createDb, createPool, Db } from './db/pool';
 import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
 import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, EngineDeps, leaseOwner } from './saga/engine';
 import { SagaRunner } from './saga/service';
-import { getSaga, listSagas, ListFilters, SagaListPage, SagaView } from './saga/queries';
+import { decodeCursor, getSaga, listSagas, ListFilters, SagaListPage, SagaView } from './saga/queries';
 import { checkPurchase, PurchaseInput } from './saga/validate';
 import { findStuck, StuckSaga } from './operator/stuck';
 import { compensateSaga, CompensateResult, planCompensations } from './operator/compensate';
@@ -90,7 +90,8 @@ export interface SagaClient {
   purchaseOutcome(input: PurchaseInput): Promise<SagaOutcome>;
   /** The saga as `saga show --json` prints it (through the cache when there is one). */
   getSaga(id: string): Promise<SagaView>;
-  listSagas(filter?: Partial<ListFilters>): Promise<SagaListPage>;
+  /** A page, newest first; pass the previous page's `nextCursor` as `cursor` for the next. */
+  listSagas(filter?: Partial<Omit<ListFilters, 'after'>> & { cursor?: string }): Promise<SagaListPage>;
   findStuck(opts?: { olderThanMs?: number; limit?: number }): Promise<StuckSaga[]>;
   /** What compensate would do, read without locks and without writing. */
   planCompensation(ids: string[], opts?: Omit<CompensateRequest, 'reason' | 'actor' | 'failAt'>): Promise<CompensationPlan[]>;
@@ -98,7 +99,7 @@ export interface SagaClient {
   /** Claims stuck sagas (SKIP LOCKED) and finishes or undoes each, from its records. */
   recover(opts?: RecoverRequest): Promise<RecoverReport>;
   /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
-  startRecovery(opts: RecoverRequest & { everyMs: number }): RecoveryLoop;
+  startRecovery(opts: RecoverRequest & { everyMs: number; onRound?: (report: RecoverReport) => void }): RecoveryLoop;
   /** The statistics `sagactl stats --json` prints, for sagas created in [since, until). */
   stats(opts?: { since?: Date; until?: Date; olderThanMs?: number }): Promise<SagaStats>;
   close(): Promise<void>;
@@ -155,7 +156,7 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
     purchaseOutcome: (input) => runner.run(checkPurchase(input)),
     purchase: async (input) => getSaga(db, (await runner.run(checkPurchase(input))).transactionId),
     getSaga: (id) => readThrough(cache, id, (txid) => getSaga(db, txid)),
-    listSagas: (filter = {}) => listSagas(db, { limit: 50, ...filter }),
+    listSagas: ({ cursor, ...filter } = {}) => listSagas(db, { limit: 50, ...filter, after: cursor === undefined ? undefined : decodeCursor(cursor) }),
     findStuck: (o = {}) => findStuck(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit }),
     planCompensation: (ids, o = {}) => planCompensations(runner.engine, ids,
       { includeCompleted: Boolean(o.includeCompleted), olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, override: o.override }),
@@ -186,7 +187,8 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
       const running = (async () => {
         while (!stopping.signal.aborted) {
           try {
-            await client.recover(o);
+            const report = await client.recover(o);
+            o.onRound?.(report);
           } catch (err) {
             warn(`recovery round failed: ${(err as Error).message}`);
           }

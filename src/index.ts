@@ -14,6 +14,8 @@ export type {
 export { runMigrations } from './migrate/run-migrations';
 export type { RunMigrationsOptions } from './migrate/run-migrations';
 export type { PurchaseInput } from './saga/validate';
+/** The purchase input checks purchase() applies (a UsageError names what is wrong), for an application's own gates. */
+export { checkPurchase, MAX_QUANTITY } from './saga/validate';
 export type { SagaView, SagaStep, SagaListPage, ListFilters } from './saga/queries';
 export type { SagaOutcome, SagaStatus, SagaMode, StepName, ErrorCode } from './saga/types';
 export type { StuckSaga } from './operator/stuck';
