@@ -91,7 +91,7 @@ export interface SagaClient {
   /** The saga as `saga show --json` prints it (through the cache when there is one). */
   getSaga(id: string): Promise<SagaView>;
   /** A page, newest first; pass the previous page's `nextCursor` as `cursor` for the next. */
-  listSagas(filter?: Partial<Omit<ListFilters, 'after'>> & { cursor?: string }): Promise<SagaListPage>;
+  listSagas(filter?: Partial<ListFilters> & { cursor?: string }): Promise<SagaListPage>;
   findStuck(opts?: { olderThanMs?: number; limit?: number }): Promise<StuckSaga[]>;
   /** What compensate would do, read without locks and without writing. */
   planCompensation(ids: string[], opts?: Omit<CompensateRequest, 'reason' | 'actor' | 'failAt'>): Promise<CompensationPlan[]>;
@@ -156,7 +156,7 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
     purchaseOutcome: (input) => runner.run(checkPurchase(input)),
     purchase: async (input) => getSaga(db, (await runner.run(checkPurchase(input))).transactionId),
     getSaga: (id) => readThrough(cache, id, (txid) => getSaga(db, txid)),
-    listSagas: ({ cursor, ...filter } = {}) => listSagas(db, { limit: 50, ...filter, after: cursor === undefined ? undefined : decodeCursor(cursor) }),
+    listSagas: ({ cursor, ...filter } = {}) => listSagas(db, { limit: 50, ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }) }),
     findStuck: (o = {}) => findStuck(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit }),
     planCompensation: (ids, o = {}) => planCompensations(runner.engine, ids,
       { includeCompleted: Boolean(o.includeCompleted), olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, override: o.override }),
