@@ -48,7 +48,7 @@ const TABLE = `CREATE TABLE ledger (
 function record(account: string, moved: string, fallback: string): string {
   return `WITH moved AS (${moved}),
     claims AS (
-      SELECT * FROM jsonb_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::jsonb)
+      SELECT * FROM json_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::json)
         AS c(account text, id text, saga text, step text, kind text, delta numeric, audit bigint)),
     claimed AS (
       SELECT m.id, m.after, c.saga, c.step, c.kind, c.audit, COALESCE(c.delta, m.delta) AS delta

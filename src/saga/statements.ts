@@ -57,7 +57,7 @@ const CONSUMED = `consumed AS (
 
 function claims(phase: Phase): string {
   return phase.claim
-    ? `,\nclaims AS (SELECT set_config('sagactl.ledger', COALESCE((SELECT jsonb_agg(${phase.claim})::text FROM acted WHERE code IS NULL), '[]'), true) AS v)`
+    ? `,\nclaims AS (SELECT set_config('sagactl.ledger', COALESCE((SELECT json_agg(${phase.claim})::text FROM acted WHERE code IS NULL), '[]'), true) AS v)`
     : '';
 }
 
@@ -94,7 +94,7 @@ res AS (
     FROM decided
   ON CONFLICT (transaction_id, step, kind) DO NOTHING
   RETURNING transaction_id),
-acted AS (SELECT d.* FROM decided d JOIN res USING (transaction_id)),
+acted AS (SELECT d.* FROM decided d WHERE d.transaction_id IN (SELECT transaction_id FROM res)),
 moved AS (SELECT * FROM acted),
 eff AS (${phase.effect}),
 upd AS (
@@ -150,7 +150,7 @@ acted AS (
                   AND NOT EXISTS (SELECT 1 FROM saga_step_results c
                                    WHERE c.transaction_id = f.transaction_id AND c.step = f.step AND c.kind = 'compensation')
                 ORDER BY ${STEP_ORDER} DESC LIMIT 1) AS next_undo
-    FROM decided d JOIN res USING (transaction_id)),
+    FROM decided d WHERE d.transaction_id IN (SELECT transaction_id FROM res)),
 moved AS (
   SELECT transaction_id, code, status, saga_error, event_id, next_undo, lease_due, mode, false AS failed FROM acted
   UNION ALL
@@ -230,8 +230,8 @@ emit AS (
   INSERT INTO saga_events (transaction_id, event_type, payload)
   SELECT transaction_id, 'reserve_inventory.run', '{}' FROM acted WHERE code IS NULL AND mode = 'choreography'
   RETURNING transaction_id, id, event_type),
-claims AS (SELECT set_config('sagactl.ledger', COALESCE((SELECT jsonb_agg(
-  jsonb_build_object('account', 'user', 'id', user_id, 'saga', transaction_id, 'step', 'validate_user', 'kind', 'forward', 'delta', -total)
+claims AS (SELECT set_config('sagactl.ledger', COALESCE((SELECT json_agg(
+  json_build_object('account', 'user', 'id', user_id, 'saga', transaction_id, 'step', 'validate_user', 'kind', 'forward', 'delta', -total)
   )::text FROM acted WHERE code IS NULL), '[]'), true) AS v)
 SELECT x.transaction_id AS id, a.transaction_id IS NOT NULL AS acted, a.code, COALESCE(a.status, cur.status) AS status,
        CASE WHEN a.transaction_id IS NOT NULL THEN a.code ELSE cur.error_code END AS saga_error,

@@ -10,7 +10,7 @@ import { StepName } from '../types';
  * - `data` is the step record's data, an expression over a row of `decided`;
  * - `effect` is a data-modifying CTE over `acted` (the rows of `decided` whose step record was
  *   written: a saga whose record exists already is skipped, alone) restricted to `code IS NULL`;
- * - `claim` is the ledger claim of one acted row (a jsonb object), when the phase moves money or stock.
+ * - `claim` is the ledger claim of one acted row (a json object), when the phase moves money or stock.
  */
 export interface Phase {
   decide: string;
@@ -30,5 +30,5 @@ export interface StepDefinition {
 
 /** A ledger claim for one saga's movement of one account (see migrations/1764000000500-ledger.ts). */
 export function claim(account: 'user' | 'item', id: string, step: StepName, kind: 'forward' | 'compensation', delta: string): string {
-  return `jsonb_build_object('account', '${account}', 'id', ${id}, 'saga', transaction_id, 'step', '${step}', 'kind', '${kind}', 'delta', ${delta})`;
+  return `json_build_object('account', '${account}', 'id', ${id}, 'saga', transaction_id, 'step', '${step}', 'kind', '${kind}', 'delta', ${delta})`;
 }
