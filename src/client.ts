@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Pool } from 'pg';
 import { UsageError } from './errors';
+import { validateRedisUrl } from './config';
 import { createDb, createPool, Db } from './db/pool';
 import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
 import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, EngineDeps, leaseOwner } from './saga/engine';
@@ -136,15 +137,17 @@ function connect(opts: SagaClientOptions): { db: Db; owned: boolean } {
 
 /** The library's front door: the saga engine sagactl administers, on the application's database. */
 export function createSagaClient(opts: SagaClientOptions): SagaClient {
-  const { db, owned } = connect(opts);
   const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
   if (!Number.isInteger(leaseMs) || leaseMs < 1000 || leaseMs > 86_400_000) throw new UsageError('leaseMs must be from 1000 to 86400000.');
   if (opts.redisUrl !== undefined && opts.cache !== undefined) throw new UsageError('Give redisUrl or cache, not both.');
+  if (opts.redisUrl !== undefined) validateRedisUrl(opts.redisUrl);
+  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
+  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 || lockTimeoutMs > 3_600_000) throw new UsageError('lockTimeoutMs must be from 1 to 3600000.');
+  // Every option is checked before the pool is made: a refused client leaves nothing open.
+  const { db, owned } = connect(opts);
   const ownCache = opts.redisUrl === undefined ? undefined : redisCache(opts.redisUrl, opts.onWarning);
   const cache = opts.cache ?? ownCache ?? NO_CACHE;
   const defaultActor = opts.actor ?? { user: 'application', host: os.hostname() };
-  const lockTimeoutMs = opts.lockTimeoutMs ?? DEFAULT_LOCK_TIMEOUT_MS;
-  if (!Number.isInteger(lockTimeoutMs) || lockTimeoutMs < 1 || lockTimeoutMs > 3_600_000) throw new UsageError('lockTimeoutMs must be from 1 to 3600000.');
   const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs, lockTimeoutMs, grouping: opts.grouping ?? true };
   // The hot path never waits for the cache: a saga is cacheable only once settled, and this is it settling.
   const runner = new SagaRunner(deps, (id) => void cache.invalidate([id]));
@@ -209,10 +212,9 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
 }
 
 function redisCache(url: string, onWarning?: (message: string) => void): SagaCache {
-  const { validateRedisUrl } = require('./config') as typeof import('./config');
   // Loaded only when asked for, so an application without Redis never loads the client.
   const { createRedisCache } = require('./cache/redis-cache') as typeof import('./cache/redis-cache');
-  return createRedisCache({ url: validateRedisUrl(url), connectTimeoutMs: 500, commandTimeoutMs: 500,
+  return createRedisCache({ url, connectTimeoutMs: 500, commandTimeoutMs: 500,
     warn: onWarning ?? (() => undefined) });
 }
 
