@@ -37,7 +37,7 @@ export function withApp<O, I>(
     const config = resolveConfig(ctx.opts, io.env, io.cwd);
     // Loaded here, not at the top, so --help never loads the database layer.
     const { createApp, describeTarget } = (require('../app') as typeof import('../app'));
-    io.stderr.write(`database: ${describeTarget(config.database)}\n`);
+    ctx.out.info(`database: ${describeTarget(config.database)}`);
     const app = await createApp(config, { command: name, log: ctx.out.info });
     try {
       await run(app, input, ctx);
