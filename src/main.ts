@@ -1,51 +1,66 @@
-import { CommanderError } from 'commander';
-import { AppError, EXIT, OutcomeExit } from './errors';
-import { databaseError } from './db/pg-errors';
+import { EXIT, InterruptedError, Interruption } from './errors';
 import { buildProgram } from './cli/program';
 import { Io, processIo } from './cli/io';
+import { reportOf, wantsJson, writeError } from './cli/error-report';
+import { interrupted } from './cli/progress';
 
 /** argv -> exit code. The only place errors become exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
-  const program = buildProgram(io);
+  const mode = { json: wantsJson(argv), debug: argv.includes('--debug') };
+  const program = buildProgram(io, mode);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    return exitCodeFor(err, io, argv.includes('--debug'));
+    return writeError(reportOf(asInterruption(err, io)), io, mode);
   }
 }
 
-function exitCodeFor(err: unknown, io: Io, debug: boolean): number {
-  if (err instanceof OutcomeExit) return err.exitCode;
-  if (err instanceof CommanderError) {
-    // Commander already printed its message; help and version are successes.
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
-  err = databaseError(err) ?? err;
-  if (err instanceof AppError) {
-    io.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) io.stderr.write(`${err.hint}\n`);
-    if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  io.stderr.write(`internal error: ${message}\n`);
-  io.stderr.write(debug && err instanceof Error ? `${err.stack}\n` : 'Run again with --debug for the stack trace.\n');
-  return EXIT.internal;
+/**
+ * After Ctrl-C whatever the command ends with (a cancelled query, a closed connection) is the
+ * interruption: exit 130, saying how far the work got.
+ */
+function asInterruption(err: unknown, io: Io): unknown {
+  if (err instanceof InterruptedError || !io.signal?.aborted) return err;
+  return interrupted(io, io.signal.reason as Interruption);
 }
+
+/** After the first Ctrl-C the command has this long to stop at a safe point before the process ends anyway. */
+export const GRACE_MS = 3000;
 
 export function run(): void {
   // `sagactl ... | head` closes the pipe early: that is the reader's choice, not an error.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
   }
-  main(process.argv.slice(2), processIo()).then(
-    (code) => exitAfterFlush(code),
-    (err) => {
-      process.stderr.write(`internal error: ${err}\n`);
-      exitAfterFlush(EXIT.internal);
-    },
-  );
+  const argv = process.argv.slice(2);
+  const controller = new AbortController();
+  const io = processIo(controller.signal);
+  const finish = onceOnly((code: number) => exitAfterFlush(code));
+  const stopNow = (signal: Interruption) => finish(writeError(reportOf(interrupted(io, signal)), io,
+    { json: wantsJson(argv), debug: argv.includes('--debug') }));
+  // The first signal asks the work to stop (progress ticks throw, watches end, queries are
+  // cancelled); a second one, or the grace period running out, ends the process at once. Either
+  // way nothing uncommitted survives: the server rolls back the transactions of a closed connection.
+  const onSignal = (signal: Interruption) => {
+    if (controller.signal.aborted) return stopNow(signal);
+    controller.abort(signal);
+    setTimeout(() => stopNow(signal), GRACE_MS).unref();
+  };
+  process.on('SIGINT', () => onSignal('SIGINT')).on('SIGTERM', () => onSignal('SIGTERM'));
+  main(argv, io).then(finish, (err) => {
+    process.stderr.write(`internal error: ${err}\n`);
+    finish(EXIT.internal);
+  });
+}
+
+function onceOnly<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args) => {
+    if (called) return;
+    called = true;
+    fn(...args);
+  };
 }
 
 /**
