@@ -79,9 +79,10 @@ export class StateError extends AppError {
   }
 }
 
+/** Exit 4; `code` tells a script which kind: UNREACHABLE (the default), AUTH, PERMISSION or TIMEOUT. */
 export class UnreachableError extends AppError {
-  constructor(message: string, hint?: string) {
-    super(message, EXIT.unreachable, hint, 'UNREACHABLE');
+  constructor(message: string, hint?: string, code: 'UNREACHABLE' | 'AUTH' | 'PERMISSION' | 'TIMEOUT' = 'UNREACHABLE') {
+    super(message, EXIT.unreachable, hint, code);
   }
 }
 

@@ -187,7 +187,7 @@ Examples:
         const { runChecks } = require('../health/check') as typeof import('../health/check');
         const report = await runChecks(app.db, { olderThanMs });
         ctx.out.result(report, () => printChecks(ctx.out, report));
-        if (!report.ok) throw new OutcomeExit(EXIT.checkFailed);
+        if (!report.ok) throw new OutcomeExit(EXIT.checkFailed, failedSummary(report));
       }));
 }
 
@@ -196,7 +196,10 @@ function printChecks(out: Output, report: CheckReport): void {
     c.name, c.ok ? out.color.green('pass') : out.color.red('FAIL'), c.count,
     c.sample.map((s) => s.id).join(', ') + (c.count > c.sample.length ? `, … ${c.count - c.sample.length} more` : ''),
   ]));
+  out.print(report.ok ? `all ${report.checks.length} checks pass` : failedSummary(report));
+}
+
+function failedSummary(report: CheckReport): string {
   const failed = report.checks.filter((c) => !c.ok);
-  out.print(failed.length === 0 ? `all ${report.checks.length} checks pass`
-    : `${failed.length} of ${report.checks.length} checks fail: ${failed.map((c) => c.name).join(', ')}`);
+  return `${failed.length} of ${report.checks.length} checks fail: ${failed.map((c) => c.name).join(', ')}`;
 }

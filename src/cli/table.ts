@@ -31,6 +31,8 @@ function isNumeric(body: string[][], column: number): boolean {
   return cells.length > 0 && cells.every((c) => NUMBER.test(c));
 }
 
+const fit = (text: string, width?: number) => (width === undefined || text.length <= width ? text : `${text.slice(0, width - 1)}…`);
+
 /** One line per cell: a query or message with line breaks would break the row apart. */
 const oneLine = (cell: Cell) => (cell === null || cell === undefined ? '' : String(cell).replace(/\s*\n\s*/g, ' '));
 
@@ -93,6 +95,6 @@ export function renderTable(head: string[], rows: Cell[][], layout: TableLayout 
     ...body.map((r) => shown.map((i) => r[i])));
   const lines = table.toString().split('\n').map((line) => line.trimEnd());
   const hidden = head.filter((_h, i) => !shown.includes(i));
-  if (hidden.length > 0) lines.push(style(layout.rule, `(not shown at this width: ${hidden.join(', ')}; -o wide shows every column)`));
+  if (hidden.length > 0) lines.push(style(layout.rule, fit(`(not shown: ${hidden.join(', ')}; -o wide shows all)`, layout.width)));
   return lines.join('\n');
 }

@@ -116,7 +116,7 @@ export function unreachable(err: unknown, url: string): UnreachableError {
   const code = pgCode(err);
   const message = err instanceof Error ? err.message : String(err);
   if (code === PG.invalidPassword || code === PG.invalidAuthorization) {
-    return new UnreachableError(`Authentication failed for ${target}.`, 'Check the user name and password.');
+    return new UnreachableError(`Authentication failed for ${target}.`, 'Check the user name and password.', 'AUTH');
   }
   if (code === PG.unknownDatabase) {
     const db = new URL(url).pathname.slice(1);

@@ -56,7 +56,7 @@ describe('tables', () => {
     expect(visibleColumns(head, natural, kept, ['user', 'error'], 40)).toEqual([0, 1]);
     const text = renderTable(head, rows, { width: 60, keep: ['status'], drop: ['user', 'error'] });
     expect(text.split('\n')[0]).toMatch(/^transaction id +status$/);
-    expect(text).toContain('(not shown at this width: user, error; -o wide shows every column)');
+    expect(text).toContain('(not shown: user, error; -o wide shows all)');
   });
 
   test('numbers are right-aligned, header included; a cell with line breaks stays on one line', () => {
