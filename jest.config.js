@@ -36,5 +36,6 @@ module.exports = {
   maxWorkers: 2,
   collectCoverageFrom: ['src/**/*.ts', 'migrations/**/*.ts'],
   coverageReporters: ['text-summary', 'lcov'],
-  coverageThreshold: { global: { lines: 90, statements: 90 } },
+  // Every kind of coverage, branches and functions too (README, "Coverage"); no file is excluded to reach it.
+  coverageThreshold: { global: { lines: 90, statements: 90, branches: 90, functions: 90 } },
 };
