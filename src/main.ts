@@ -34,27 +34,34 @@ export function run(): void {
     stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
   }
   const argv = process.argv.slice(2);
-  const controller = new AbortController();
-  const io = processIo(controller.signal);
+  const mode = { json: wantsJson(argv), debug: argv.includes('--debug') };
   const finish = onceOnly((code: number) => exitAfterFlush(code));
-  const stopNow = (signal: Interruption) => finish(writeError(reportOf(interrupted(io, signal)), io,
-    { json: wantsJson(argv), debug: argv.includes('--debug') }));
-  // The first signal asks the work to stop (progress ticks throw, watches end, queries are
-  // cancelled); a second one, or the grace period running out, ends the process at once. Either
-  // way nothing uncommitted survives: the server rolls back the transactions of a closed connection.
-  const onSignal = (signal: Interruption) => {
-    if (controller.signal.aborted) return stopNow(signal);
-    controller.abort(signal);
-    setTimeout(() => stopNow(signal), GRACE_MS).unref();
-  };
-  process.on('SIGINT', () => onSignal('SIGINT')).on('SIGTERM', () => onSignal('SIGTERM'));
+  let io: Io | undefined;
+  const signal = handleInterrupts(process, (interruption) => finish(writeError(reportOf(interrupted(io!, interruption)), io!, mode)));
+  io = processIo(signal);
   main(argv, io).then(finish, (err) => {
     process.stderr.write(`internal error: ${err}\n`);
     finish(EXIT.internal);
   });
 }
 
-function onceOnly<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+/**
+ * The first SIGINT or SIGTERM aborts the returned signal: the work stops at its next safe point
+ * (progress ticks throw, watches end, prompts close). A second signal, or the grace period running
+ * out, calls `stopNow`: the process ends, and the server rolls back whatever had not committed.
+ */
+export function handleInterrupts(source: Pick<NodeJS.Process, 'on'>, stopNow: (signal: Interruption) => void, graceMs = GRACE_MS): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: Interruption) => {
+    if (controller.signal.aborted) return stopNow(signal);
+    controller.abort(signal);
+    setTimeout(() => stopNow(signal), graceMs).unref();
+  };
+  source.on('SIGINT', () => onSignal('SIGINT')).on('SIGTERM', () => onSignal('SIGTERM'));
+  return controller.signal;
+}
+
+export function onceOnly<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
   let called = false;
   return (...args) => {
     if (called) return;

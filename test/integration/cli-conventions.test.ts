@@ -130,6 +130,18 @@ test('--quiet: no database line, no progress; the data is the same', async () =>
   expect(failing.stderr).toBe('error: No saga with id "nope".\n'); // errors are still said
 });
 
+test('db health --watch takes a duration, one JSON document per round; Ctrl-C ends it with exit 0', async () => {
+  const ctrlC = new AbortController();
+  const running = runMain(['db', 'health', '--json', '--watch', '1m'], env, false, ctrlC.signal);
+  await new Promise((r) => setTimeout(r, 1500));
+  ctrlC.abort('SIGINT');
+  const r = await running;
+  expect(r.code).toBe(0);
+  const docs = r.stdout.trimEnd().split('\n').map((l) => JSON.parse(l));
+  expect(docs).toHaveLength(1);
+  expect(docs[0].server.database).toBe(t.name);
+});
+
 describe('db health --output tells the truth when the database is down', () => {
   const down = { DATABASE_URL: 'postgres://postgres@127.0.0.1:1/x' };
 
@@ -174,6 +186,45 @@ test('after a bulk load saga list estimates the count from fresh statistics', as
     await big.drop();
   }
 }, 120_000);
+
+describe('bulk operator work goes one saga at a time, so progress and Ctrl-C count real sagas', () => {
+  const abandon = (prefix: string, status: string, n: number) => t.db.query(
+    `INSERT INTO saga_states (transaction_id, status, user_id, item_id, quantity, price, mode, created_at, updated_at)
+     SELECT $1 || g, $2, 'user-123', 'item-potion', 1, 20.00, 'orchestration',
+            timezone('UTC', now()) - interval '1 day', timezone('UTC', now()) - interval '1 day' FROM generate_series(1, $3::int) g`,
+    [prefix, status, n]);
+  const statuses = async (prefix: string) => (await t.db.query(
+    `SELECT status, count(*)::int AS n FROM saga_states WHERE transaction_id LIKE $1 || '%' GROUP BY status ORDER BY status`, [prefix]));
+
+  test('Ctrl-C before the first saga: recover stops, nothing changed, exit 130 and how to finish', async () => {
+    await abandon('conv-rec-', 'pending', 3);
+    const ctrlC = new AbortController();
+    ctrlC.abort('SIGINT');
+    const r = await runMain(['saga', 'recover', '--yes'], env, false, ctrlC.signal);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('error: aborted after 0 of 3 sagas (recovering).\n');
+    expect(r.stderr).toContain('run `sagactl saga recover` again for the rest');
+    expect(await statuses('conv-rec-')).toEqual([{ status: 'pending', n: 3 }]);
+    const done = await cli(['saga', 'recover', '--yes', '--json']);
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout)).toMatchObject({ skipped: 0, refused: 0, results: [{ after: 'failed' }, { after: 'failed' }, { after: 'failed' }] });
+    expect(await statuses('conv-rec-')).toEqual([{ status: 'failed', n: 3 }]);
+  });
+
+  test('compensate --stuck over several sagas: each one compensated and verified, a table of results', async () => {
+    await abandon('conv-comp-', 'in_progress', 3);
+    const ctrlC = new AbortController();
+    ctrlC.abort('SIGINT');
+    const stopped = await runMain(['saga', 'compensate', '--stuck', '--reason', 'INC-1: test', '--yes'], env, false, ctrlC.signal);
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toContain('error: aborted after 0 of 3 sagas (compensating).');
+    expect(await statuses('conv-comp-')).toEqual([{ status: 'in_progress', n: 3 }]);
+    const r = await cli(['saga', 'compensate', '--stuck', '--reason', 'INC-1: test', '--yes'], { COLUMNS: '100' });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^conv-comp-1 +in_progress +compensated +yes$/m);
+    expect(await statuses('conv-comp-')).toEqual([{ status: 'compensated', n: 3 }]);
+  });
+});
 
 /** The built binary as a real process, so signals and the exit code are the real ones. */
 function spawnBin(argv: string[], extra: Record<string, string> = {}) {

@@ -208,3 +208,46 @@ asRoot('as root, when the fallback folder is out of reach too: exit 2 naming the
     fs.rmSync(parent, { recursive: true, force: true });
   }
 }, 120_000);
+
+asRoot('as root, data left at the fallback by an earlier checkout at the same path is set aside, never reused', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-'));
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-servers-'));
+  fs.chmodSync(base, 0o755);
+  const privateHome = path.join(parent, 'home');
+  try {
+    fs.mkdirSync(privateHome);
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const server = path.join(base, crypto.createHash('sha256').update(fs.realpathSync(privateHome)).digest('hex').slice(0, 16));
+    fs.mkdirSync(path.join(server, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(server, 'data', 'PG_VERSION'), '17\n'); // someone else's cluster, its password gone with its checkout
+    const lines: string[] = [];
+    const lease = await acquireEmbedded(privateHome, (l) => lines.push(l), { serverBase: base });
+    await lease.release();
+    expect(fs.readFileSync(path.join(privateHome, 'server-dir'), 'utf8').trim()).toBe(server);
+    expect(fs.readFileSync(path.join(server, 'data', 'PG_VERSION'), 'utf8').trim()).toBe('18');
+    const aside = fs.readdirSync(server).filter((f) => f.startsWith('data.orphaned-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(server, aside[0], 'PG_VERSION'), 'utf8')).toBe('17\n');
+    expect(lines.some((l) => l.startsWith(`as root: the postgres user cannot enter ${parent} (mode 700)`))).toBe(true);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}, 120_000);
+
+asRoot('as root, a server folder the postgres user cannot reach (moved there by hand): exit 4, where to look, no half-made data folder', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-'));
+  const home2 = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-home-'));
+  try {
+    fs.writeFileSync(path.join(home2, 'server-dir'), `${path.join(parent, 'server')}\n`);
+    fs.mkdirSync(path.join(parent, 'server'));
+    const r = await runMain(['migrate', 'status'], { SAGACTL_HOME: home2 });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`error: Could not initialise the embedded PostgreSQL in ${parent}/server/data`);
+    expect(r.stderr).toContain(`See ${parent}/server and its folders' permissions.`);
+    expect(fs.existsSync(path.join(parent, 'server', 'data'))).toBe(false);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+    fs.rmSync(home2, { recursive: true, force: true });
+  }
+}, 60_000);

@@ -178,3 +178,63 @@ test('--help, completion and usage errors load neither TypeORM nor pg (commands 
     expect(loaded.filter((f) => /node_modules\/(typeorm|pg|pg-pool|cli-progress)\//.test(f))).toEqual([]);
   }
 });
+
+describe('signals', () => {
+  const { EventEmitter } = require('node:events') as typeof import('node:events');
+  const { handleInterrupts, onceOnly, exitAfterFlush } = require('../../src/main') as typeof import('../../src/main');
+  afterEach(() => jest.useRealTimers());
+
+  test('the first signal asks the work to stop; a second one stops at once', () => {
+    const proc = new EventEmitter();
+    const stops: string[] = [];
+    const signal = handleInterrupts(proc as never, (s) => stops.push(s), 60_000);
+    expect(signal.aborted).toBe(false);
+    proc.emit('SIGINT');
+    expect([signal.aborted, signal.reason, stops]).toEqual([true, 'SIGINT', []]);
+    proc.emit('SIGTERM');
+    expect(stops).toEqual(['SIGTERM']);
+  });
+
+  test('work that does not stop within the grace period is stopped anyway', () => {
+    jest.useFakeTimers();
+    const proc = new EventEmitter();
+    const stops: string[] = [];
+    const signal = handleInterrupts(proc as never, (s) => stops.push(s), 3000);
+    proc.emit('SIGTERM');
+    expect(signal.reason).toBe('SIGTERM');
+    jest.advanceTimersByTime(2999);
+    expect(stops).toEqual([]);
+    jest.advanceTimersByTime(1);
+    expect(stops).toEqual(['SIGTERM']);
+  });
+
+  test('the exit happens once, after every stream has flushed what was written before it', () => {
+    const calls: number[] = [];
+    const finish = onceOnly((code: number) => calls.push(code));
+    finish(130);
+    finish(0);
+    expect(calls).toEqual([130]);
+
+    const exit = jest.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    try {
+      const pending: (() => void)[] = [];
+      const stream = { write: (_s: string, cb: () => void) => void pending.push(cb) } as unknown as NodeJS.WritableStream;
+      exitAfterFlush(7, [stream, stream]);
+      expect(exit).not.toHaveBeenCalled();
+      pending[0]();
+      expect(exit).not.toHaveBeenCalled();
+      pending[1]();
+      expect(exit).toHaveBeenCalledWith(7);
+    } finally {
+      exit.mockRestore();
+    }
+  });
+
+  test('an error after Ctrl-C is the interruption: exit 130, saying the work was stopped', async () => {
+    const stop = new AbortController();
+    stop.abort('SIGINT');
+    const r = await runMain(['saga', 'list'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x' }, false, stop.signal);
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('error: aborted; the work in flight was stopped, and what had not committed was rolled back.');
+  });
+});
