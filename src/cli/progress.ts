@@ -46,6 +46,8 @@ export interface State {
   done: number;
   total: number;
   started: number;
+  /** When every unit was handed over: the rest (a COPY's commit, an ANALYZE) is finishing, at a rate no longer moving. */
+  handedOver?: number;
 }
 
 export function createProgress(io: Io, opts: ProgressOptions, settings: ProgressSettings): Progress {
@@ -56,6 +58,7 @@ export function createProgress(io: Io, opts: ProgressOptions, settings: Progress
     tick(done, total) {
       state.done = done;
       if (total !== undefined) state.total = total;
+      state.handedOver = state.total > 0 && done >= state.total ? state.handedOver ?? Date.now() : undefined;
       if (io.signal?.aborted) throw interrupted(io, io.signal.reason as Interruption);
       display?.update();
     },
@@ -112,15 +115,19 @@ function createDisplay(io: Io, state: State, intervalMs: number) {
   };
 }
 
-/** "seeding users [██████░░░░] 60% 600,000/1,000,000 rows, 152,000 rows/s, ETA 3s" (no bar without a terminal). */
-export function describe(state: Pick<State, 'opts' | 'done' | 'total' | 'started'>, withBar: boolean, now = Date.now()): string {
+/**
+ * "seeding [██████░░░░] 60% 600,000/1,000,000 rows, 152,000 rows/s, ETA 3s" (no bar without a
+ * terminal); once every unit is handed over, "100% ... rows/s, finishing" while the last statement
+ * (a commit, an ANALYZE) runs, the rate frozen at what it was.
+ */
+export function describe(state: Pick<State, 'opts' | 'done' | 'total' | 'started' | 'handedOver'>, withBar: boolean, now = Date.now()): string {
   const { opts, done, total } = state;
   const ratio = total > 0 ? Math.min(1, done / total) : 1;
-  const rate = done / Math.max(0.001, (now - state.started) / 1000);
+  const rate = done / Math.max(0.001, ((state.handedOver ?? now) - state.started) / 1000);
   const filled = Math.round(ratio * BAR_WIDTH);
   const bar = withBar ? ` [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]` : ':';
-  const eta = rate > 0 && done < total ? `, ETA ${shortDuration((total - done) / rate)}` : '';
-  return `${opts.label}${bar} ${Math.floor(ratio * 100)}% ${count(done)}/${count(total)} ${opts.unit}, ${count(Math.round(rate))} ${opts.unit}/s${eta}`;
+  const tail = state.handedOver !== undefined ? ', finishing' : rate > 0 && done < total ? `, ETA ${shortDuration((total - done) / rate)}` : '';
+  return `${opts.label}${bar} ${Math.floor(ratio * 100)}% ${count(done)}/${count(total)} ${opts.unit}, ${count(Math.round(rate))} ${opts.unit}/s${tail}`;
 }
 
 const BAR_WIDTH = 20;

@@ -27,7 +27,7 @@ const NUMBER = /^-?[\d,]+(\.\d+)?%?$/;
 
 /** A column of numbers (blanks allowed) is right-aligned, so digits line up. */
 function isNumeric(body: string[][], column: number): boolean {
-  const cells = body.map((r) => r[column].replace(ANSI, '')).filter((c) => c !== '' && c !== '-');
+  const cells = body.map((r) => r[column].replace(ANSI, '')).filter((c) => c !== '' && c !== '-' && c !== '?');
   return cells.length > 0 && cells.every((c) => NUMBER.test(c));
 }
 

@@ -22,6 +22,8 @@ test('one line: done of total, rate and ETA over the whole run so far', () => {
   expect(describeProgress(state, true, 2000)).toBe('seeding [█████░░░░░░░░░░░░░░░] 25% 250,000/1,000,000 rows, 125,000 rows/s, ETA 6s');
   expect(describeProgress({ ...state, done: 1_000_000 }, false, 100_000)).toBe('seeding: 100% 1,000,000/1,000,000 rows, 10,000 rows/s');
   expect(describeProgress({ ...state, done: 0, total: 0 }, false, 10)).toBe('seeding: 100% 0/0 rows, 0 rows/s');
+  // Everything handed over at 4 s; the commit still runs at 9 s: the rate stays what it was.
+  expect(describeProgress({ ...state, done: 1_000_000, handedOver: 4000 }, false, 9000)).toBe('seeding: 100% 1,000,000/1,000,000 rows, 250,000 rows/s, finishing');
 });
 
 test('without a terminal: nothing for short work, then a plain line every interval, and a last one at the end', () => {
@@ -45,7 +47,7 @@ test('without a terminal: nothing for short work, then a plain line every interv
   const lines = slow.err().split('\n').filter(Boolean);
   expect(lines[0]).toMatch(/^seeding: 10% 100,000\/1,000,000 rows, 20,000 rows\/s, ETA 45s$/);
   expect(lines).toContain('seeding: 40% 400,000/1,000,000 rows, 40,000 rows/s, ETA 15s');
-  expect(lines.at(-1)).toBe('seeding: 100% 1,000,000/1,000,000 rows, 100,000 rows/s');
+  expect(lines.at(-1)).toBe('seeding: 100% 1,000,000/1,000,000 rows, 100,000 rows/s, finishing');
   expect(slow.err()).not.toMatch(/\x1b|\r/); // plain lines: no cursor movement in a log
 });
 
