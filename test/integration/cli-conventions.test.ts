@@ -211,6 +211,20 @@ describe('bulk operator work goes one saga at a time, so progress and Ctrl-C cou
     expect(await statuses('conv-rec-')).toEqual([{ status: 'failed', n: 3 }]);
   });
 
+  test('compensate: a dry run prints the plan and writes nothing; an unknown id is refused (exit 3) while the others go on', async () => {
+    await abandon('conv-dry-', 'in_progress', 1);
+    const dry = await cli(['saga', 'compensate', 'conv-dry-1', 'no-such-saga', '--dry-run', '--json']);
+    expect(dry.code).toBe(3);
+    expect(JSON.parse(dry.stdout)).toMatchObject({ dryRun: true, plans: [{ transactionId: 'conv-dry-1' }, { transactionId: 'no-such-saga' }] });
+    expect(jsonError(dry.stderr)).toEqual({ code: 'NOT_FOUND', exitCode: 3, message: '1 of 2 saga(s) would be refused', hint: null });
+    expect(await statuses('conv-dry-')).toEqual([{ status: 'in_progress', n: 1 }]);
+    const real = await cli(['saga', 'compensate', 'conv-dry-1', 'no-such-saga', '--reason', 'INC-2', '--yes'], { COLUMNS: '120' });
+    expect(real.code).toBe(3);
+    expect(real.stdout).toMatch(/^conv-dry-1 +in_progress +compensated/m);
+    expect(real.stdout).toMatch(/^no-such-saga +- +(not_found|refused)/m);
+    expect(await statuses('conv-dry-')).toEqual([{ status: 'compensated', n: 1 }]);
+  });
+
   test('compensate --stuck over several sagas: each one compensated and verified, a table of results', async () => {
     await abandon('conv-comp-', 'in_progress', 3);
     const ctrlC = new AbortController();

@@ -118,3 +118,15 @@ describe('one format vocabulary', () => {
     expect([0, 0.2, 59, 75, 3599, 3600, 5400, 86_400 + 7200].map(shortDuration)).toEqual(['0s', '1s', '59s', '1m15s', '59m59s', '1h00m', '1h30m', '1d2h']);
   });
 });
+
+test('processIo describes this process: its streams, terminals, width and the abort signal', () => {
+  const { processIo } = require('../../src/cli/io') as typeof import('../../src/cli/io');
+  const stop = new AbortController();
+  const real = processIo(stop.signal);
+  expect(real.stdout).toBe(process.stdout);
+  expect(real.stderr).toBe(process.stderr);
+  expect(real.env).toBe(process.env);
+  expect(real.stdoutIsTTY).toBe(Boolean(process.stdout.isTTY));
+  expect(real.stdoutColumns).toBe(process.stdout.isTTY ? process.stdout.columns : undefined);
+  expect(real.signal).toBe(stop.signal);
+});
