@@ -3,6 +3,7 @@ import { DataSource } from 'typeorm';
 import { Item, Notification, SagaState, SagaStepResult, TransactionLog, User } from '../src/db/entities';
 import { Purchaser } from '../src/saga/load';
 import { ERROR_MESSAGES, ErrorCode, PurchaseRequest, SagaStatus, StepName } from '../src/saga/types';
+import { centsToText as centsText, toCents } from '../src/money';
 
 /**
  * The baseline of the saga benchmark: the same purchase saga written the way the original
@@ -17,19 +18,6 @@ import { ERROR_MESSAGES, ErrorCode, PurchaseRequest, SagaStatus, StepName } from
  */
 
 type Outcome = { ok: true; data: Record<string, unknown> } | { ok: false; code: ErrorCode; data?: Record<string, unknown> };
-
-export function toCents(amount: string): bigint {
-  const m = /^(-?)(\d+)(?:\.(\d{1,2}))?$/.exec(amount.trim());
-  if (!m) throw new Error(`not an amount: "${amount}"`);
-  const cents = BigInt(m[2]) * 100n + BigInt((m[3] ?? '').padEnd(2, '0'));
-  return m[1] === '-' ? -cents : cents;
-}
-
-export function centsText(cents: bigint): string {
-  const sign = cents < 0n ? '-' : '';
-  const abs = cents < 0n ? -cents : cents;
-  return `${sign}${abs / 100n}.${String(abs % 100n).padStart(2, '0')}`;
-}
 
 export class NaiveTypeormPurchaser implements Purchaser {
   constructor(private readonly ds: DataSource) {}

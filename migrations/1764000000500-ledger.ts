@@ -42,54 +42,51 @@ const TABLE = `CREATE TABLE ledger (
 )`;
 
 /**
- * Writes the movements of one statement: what the claims explain, then what they do not. It runs
- * as the ledger's owner (SECURITY DEFINER): writers of users and items need no right on the
- * ledger, and a role that may not write the ledger cannot forge an entry either. "Who" is the
- * session's user.
+ * The INSERT that writes one statement's movements (`moved`: id, delta, after): what the claims
+ * explain, then what they do not, under the declared source or `fallback`.
  */
-const RECORD_FUNCTION = `CREATE FUNCTION ledger_record(p_account text, p_ids text[], p_deltas numeric[], p_afters numeric[], p_default text)
-RETURNS void LANGUAGE sql SECURITY DEFINER SET search_path FROM CURRENT AS $$
-  WITH moved AS (SELECT * FROM unnest(p_ids, p_deltas, p_afters) AS m(id, delta, after)),
-  claims AS (
-    SELECT * FROM jsonb_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::jsonb)
-      AS c(account text, id text, saga text, step text, kind text, delta numeric, audit bigint)),
-  claimed AS (
-    SELECT m.id, m.after, c.saga, c.step, c.kind, c.audit, COALESCE(c.delta, m.delta) AS delta
-      FROM moved m JOIN claims c ON COALESCE(c.account, p_account) = p_account AND COALESCE(c.id, m.id) = m.id
-     WHERE c.saga IS NOT NULL),
-  rest AS (
-    SELECT m.id, m.after, m.delta - COALESCE((SELECT sum(x.delta) FROM claimed x WHERE x.id = m.id), 0) AS delta FROM moved m)
-  INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source, transaction_id, step, kind, audit_id)
-  SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), p_account,
-         id, delta, after, 'saga', saga, step, kind, audit FROM claimed
-  UNION ALL
-  SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), p_account,
-         id, delta, after, COALESCE(NULLIF(current_setting('sagactl.source', true), ''), p_default), NULL, NULL, NULL,
-         NULLIF(current_setting('sagactl.audit', true), '')::bigint
-    FROM rest WHERE delta <> 0
-$$`;
+function record(account: string, moved: string, fallback: string): string {
+  return `WITH moved AS (${moved}),
+    claims AS (
+      SELECT * FROM jsonb_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::jsonb)
+        AS c(account text, id text, saga text, step text, kind text, delta numeric, audit bigint)),
+    claimed AS (
+      SELECT m.id, m.after, c.saga, c.step, c.kind, c.audit, COALESCE(c.delta, m.delta) AS delta
+        FROM moved m JOIN claims c ON COALESCE(c.account, '${account}') = '${account}' AND COALESCE(c.id, m.id) = m.id
+       WHERE c.saga IS NOT NULL),
+    rest AS (
+      SELECT m.id, m.after, m.delta - COALESCE((SELECT sum(x.delta) FROM claimed x WHERE x.id = m.id), 0) AS delta FROM moved m)
+    INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source, transaction_id, step, kind, audit_id)
+    SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), '${account}',
+           id, delta, after, 'saga', saga, step, kind, audit FROM claimed
+    UNION ALL
+    SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), '${account}',
+           id, delta, after, COALESCE(NULLIF(current_setting('sagactl.source', true), ''), '${fallback}'), NULL, NULL, NULL,
+           NULLIF(current_setting('sagactl.audit', true), '')::bigint
+      FROM rest WHERE delta <> 0`;
+}
 
-/** One trigger function per table; the key and the value column differ, the bookkeeping does not. */
+/**
+ * One trigger function per table, over its transition tables. It runs as the ledger's owner
+ * (SECURITY DEFINER): writers of users and items need no right on the ledger, and a role that may
+ * not write the ledger cannot forge an entry either; "who" is the session's user. PL/pgSQL, so
+ * each session plans its statements once (an SQL-language function would plan them on every
+ * call: measured at 4 ms a statement). Its search_path is pinned (up) to the ledger's schema.
+ */
 function triggerFunction(table: string, account: string, key: string, value: string): string {
-  return `CREATE FUNCTION ledger_${table}() RETURNS trigger LANGUAGE plpgsql AS $$
+  const v = (alias: string) => `COALESCE(${alias}.${value}, 0)::numeric`;
+  return `CREATE FUNCTION ledger_${table}() RETURNS trigger LANGUAGE plpgsql SECURITY DEFINER AS $$
 BEGIN
   IF TG_OP = 'INSERT' THEN
-    PERFORM ledger_record('${account}', array_agg(${key}), array_agg(${value}::numeric), array_agg(${value}::numeric), 'opening')
-       FROM new_rows WHERE ${value} <> 0 HAVING count(*) > 0;
+    ${record(account, `SELECT ${key} AS id, ${value}::numeric AS delta, ${value}::numeric AS after FROM new_rows WHERE ${value} <> 0`, 'opening')};
   ELSIF TG_OP = 'UPDATE' THEN
     -- A changed key is the old account closed and a new one opened.
-    PERFORM ledger_record('${account}', array_agg(COALESCE(n.${key}, o.${key})),
-                          array_agg(COALESCE(n.${value}, 0)::numeric - COALESCE(o.${value}, 0)::numeric),
-                          array_agg(COALESCE(n.${value}, 0)::numeric),
-                          'unattributed')
-       FROM new_rows n FULL JOIN old_rows o ON o.${key} = n.${key}
-      WHERE COALESCE(n.${value}, 0) <> COALESCE(o.${value}, 0) HAVING count(*) > 0;
+    ${record(account, `SELECT COALESCE(n.${key}, o.${key}) AS id, ${v('n')} - ${v('o')} AS delta, ${v('n')} AS after
+        FROM new_rows n FULL JOIN old_rows o ON o.${key} = n.${key} WHERE ${v('n')} <> ${v('o')}`, 'unattributed')};
   ELSIF TG_OP = 'DELETE' THEN
-    PERFORM ledger_record('${account}', array_agg(${key}), array_agg(-${value}::numeric), array_agg(0::numeric), 'closing')
-       FROM old_rows WHERE ${value} <> 0 HAVING count(*) > 0;
+    ${record(account, `SELECT ${key} AS id, -${value}::numeric AS delta, 0::numeric AS after FROM old_rows WHERE ${value} <> 0`, 'closing')};
   ELSE -- TRUNCATE, before it happens: every account closes.
-    PERFORM ledger_record('${account}', array_agg(${key}), array_agg(-${value}::numeric), array_agg(0::numeric), 'closing')
-       FROM ${table} WHERE ${value} <> 0 HAVING count(*) > 0;
+    ${record(account, `SELECT ${key} AS id, -${value}::numeric AS delta, 0::numeric AS after FROM ${table} WHERE ${value} <> 0`, 'closing')};
   END IF;
   RETURN NULL;
 END $$`;
@@ -101,8 +98,7 @@ const TABLES = [
 ];
 
 /** Movements of the history: the step records of debits, refunds and stock changes. */
-const HISTORY = `
-WITH steps AS (
+const HISTORY = `WITH steps AS (
   SELECT r.transaction_id, r.step, r.kind, r.executed_at, s.user_id, s.item_id, s.price * s.quantity AS total, s.quantity
     FROM saga_step_results r JOIN saga_states s ON s.transaction_id = r.transaction_id
    WHERE r.status = 'succeeded' AND r.step IN ('validate_user', 'reserve_inventory'))
@@ -116,8 +112,7 @@ SELECT COALESCE(executed_at, timezone('UTC', now())) AT TIME ZONE 'UTC', pg_curr
 
 /** Each account's opening entry: its balance or stock less the history's movements. */
 function openings(table: string, account: string, key: string, value: string): string {
-  return `
-INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source)
+  return `INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source)
 SELECT COALESCE(t.created_at, timezone('UTC', now())) AT TIME ZONE 'UTC', pg_current_xact_id()::text::bigint, current_user,
        'sagactl migration (history)', '${account}', t.${key},
        t.${value} - COALESCE((SELECT sum(l.delta) FROM ledger l WHERE l.account = '${account}' AND l.account_id = t.${key}), 0),
@@ -132,11 +127,14 @@ export class Ledger1764000000500 implements MigrationInterface {
     await q.query('CREATE INDEX ledger_account ON ledger (account, account_id, id)');
     await q.query('CREATE INDEX ledger_transaction_id ON ledger (transaction_id) WHERE transaction_id IS NOT NULL');
     await q.query(`CREATE INDEX ledger_unexplained ON ledger (id) WHERE source = 'unattributed'`);
-    await q.query(RECORD_FUNCTION);
     await q.query(HISTORY);
     for (const t of TABLES) {
       await q.query(openings(t.table, t.account, t.key, t.value));
       await q.query(triggerFunction(t.table, t.account, t.key, t.value));
+      // A definer's function never resolves a name through a path its caller controls.
+      await q.query(`DO $$ BEGIN
+        EXECUTE format('ALTER FUNCTION ledger_${t.table}() SET search_path = %I, pg_temp', current_schema());
+      END $$`);
       await q.query(`CREATE TRIGGER ledger_${t.table}_insert AFTER INSERT ON ${t.table}
         REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION ledger_${t.table}()`);
       await q.query(`CREATE TRIGGER ledger_${t.table}_update AFTER UPDATE ON ${t.table}
@@ -153,7 +151,6 @@ export class Ledger1764000000500 implements MigrationInterface {
       for (const event of ['truncate', 'delete', 'update', 'insert']) await q.query(`DROP TRIGGER IF EXISTS ledger_${t.table}_${event} ON ${t.table}`);
       await q.query(`DROP FUNCTION IF EXISTS ledger_${t.table}()`);
     }
-    await q.query('DROP FUNCTION IF EXISTS ledger_record(text, text[], numeric[], numeric[], text)');
     await q.query('DROP TABLE IF EXISTS ledger');
   }
 }

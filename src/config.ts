@@ -1,6 +1,9 @@
 import os from 'node:os';
 import path from 'node:path';
 import { UsageError } from './errors';
+import { parseDuration } from './duration';
+import { formatOptions, parseOptions, ParsedOptions, parsePgDuration } from './db/session-options';
+import { resolveTls, TlsSettings } from './db/tls';
 
 /** Where the database comes from, resolved once: flag > DATABASE_URL > DB_* / PG* > embedded. */
 export type DatabaseTarget =
@@ -15,6 +18,14 @@ export interface Config {
   connectTimeoutMs: number;
   /** The saga cache (REDIS_URL); undefined when unset or with --no-cache. */
   redis?: RedisTarget;
+  /** How long any statement of ours waits for a lock (lock_timeout), in ms: every wait is bounded. */
+  lockTimeoutMs: number;
+  /** statement_timeout of our own sessions in ms (0: none); undefined leaves the server's or role's own. */
+  statementTimeoutMs?: number;
+  /** The `options` of our own sessions: PGOPTIONS and the URL's options merged with the tool's settings. */
+  sessionOptions: string;
+  /** sslmode and sslrootcert, as libpq reads them. */
+  tls: TlsSettings;
 }
 
 export interface ConfigFlags {
@@ -23,6 +34,8 @@ export interface ConfigFlags {
   pool?: string;
   /** False with --no-cache (commander's negated option). */
   cache?: boolean;
+  lockTimeout?: string;
+  statementTimeout?: string;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -42,13 +55,66 @@ export function defaultPoolSize(): number {
 
 export function resolveConfig(flags: ConfigFlags, env: Env, cwd = process.cwd()): Config {
   const home = path.resolve(cwd, nonEmpty(env.SAGACTL_HOME) ?? '.sagactl');
+  const database = resolveDatabase(flags, env, home);
   return {
-    database: resolveDatabase(flags, env, home),
+    database,
     poolSize: resolvePoolSize(flags.pool ?? nonEmpty(env.DB_POOL_SIZE), flags.pool !== undefined ? '--pool' : 'DB_POOL_SIZE'),
     home,
     connectTimeoutMs: 5000,
     redis: flags.cache === false ? undefined : resolveRedis(env),
+    ...resolveSession(flags, env, database),
+    // The embedded server listens on loopback only and has no certificate.
+    tls: database.kind === 'server' ? resolveTls(database.url, env) : { mode: 'disable', source: 'embedded server' },
   };
+}
+
+export const DEFAULT_LOCK_TIMEOUT_MS = 5000;
+export const MAX_LOCK_TIMEOUT_MS = 30_000;
+export const MAX_STATEMENT_TIMEOUT_MS = 86_400_000;
+
+const TIMEOUT_HINT = 'Durations: 500ms, 5s, 2m (a bare number is seconds). In PGOPTIONS or options=, PostgreSQL\'s own units (5s, 5000, 1min).';
+
+/**
+ * The settings of our own sessions. Precedence for each: flag > DB_* variable > the URL's
+ * options= > PGOPTIONS > the tool's default. TimeZone=UTC is always the tool's (the SQL writes
+ * UTC, and a session in another zone would read it wrong). A statement timeout nobody gave is
+ * not sent, so a role's or the server's own stays in force.
+ */
+function resolveSession(flags: ConfigFlags, env: Env, database: DatabaseTarget) {
+  const fromEnv = parseOptions(nonEmpty(env.PGOPTIONS));
+  const fromUrl = parseOptions(database.kind === 'server' ? new URL(database.url).searchParams.get('options') ?? undefined : undefined);
+  const given = (name: string, flag: string | undefined, flagName: string, envName: string) => {
+    if (flag !== undefined) return { raw: flag, from: flagName, pg: false };
+    if (nonEmpty(env[envName]) !== undefined) return { raw: env[envName]!, from: envName, pg: false };
+    for (const [o, from] of [[fromUrl, 'options= in the URL'], [fromEnv, 'PGOPTIONS']] as [ParsedOptions, string][]) {
+      const s = o.settings.get(name);
+      if (s) return { raw: s.value, from: `${from} (${s.name})`, pg: true };
+    }
+    return undefined;
+  };
+  const lock = given('lock_timeout', flags.lockTimeout, '--lock-timeout', 'DB_LOCK_TIMEOUT');
+  const lockTimeoutMs = lock ? timeoutMs(lock, 1, MAX_LOCK_TIMEOUT_MS) : DEFAULT_LOCK_TIMEOUT_MS;
+  if (lockTimeoutMs === 0) {
+    throw new UsageError(`${lock!.from} must be from 1ms to 30s: 0 would let a statement wait for a lock forever.`, TIMEOUT_HINT);
+  }
+  const statement = given('statement_timeout', flags.statementTimeout, '--statement-timeout', 'DB_STATEMENT_TIMEOUT');
+  const statementTimeoutMs = statement ? timeoutMs(statement, 0, MAX_STATEMENT_TIMEOUT_MS) : undefined;
+  const settings = new Map([...fromEnv.settings, ...fromUrl.settings]);
+  settings.delete('timezone');
+  settings.delete('lock_timeout');
+  settings.delete('statement_timeout');
+  const ours = [{ name: 'TimeZone', value: 'UTC' }, { name: 'lock_timeout', value: `${lockTimeoutMs}ms` },
+    ...(statementTimeoutMs === undefined ? [] : [{ name: 'statement_timeout', value: `${statementTimeoutMs}ms` }])];
+  return { lockTimeoutMs, statementTimeoutMs, sessionOptions: formatOptions([...ours, ...settings.values()], [...fromEnv.other, ...fromUrl.other]) };
+}
+
+function timeoutMs(given: { raw: string; from: string; pg: boolean }, min: number, max: number): number {
+  const ms = given.pg ? parsePgDuration(given.raw) : parseDuration(given.raw, given.from);
+  const range = `from ${min === 0 ? '0 (none)' : '1ms'} to ${max === MAX_LOCK_TIMEOUT_MS ? '30s' : '24h'}`;
+  if (ms === undefined || (ms !== 0 && ms < min) || ms > max) {
+    throw new UsageError(`${given.from} must be a duration ${range}, got "${given.raw}".`, TIMEOUT_HINT);
+  }
+  return ms;
 }
 
 function resolveDatabase(flags: ConfigFlags, env: Env, home: string): DatabaseTarget {

@@ -46,7 +46,8 @@ export function defaultErrorCode(exitCode: number): ErrorCode {
 
 /** Every error the core throws on purpose; `main` turns it into its exit code. */
 export class AppError extends Error {
-  readonly code: ErrorCode;
+  /** Set by the constructor from the exit code unless given; databaseError refines it from the SQLSTATE. */
+  code: ErrorCode;
 
   constructor(
     message: string,

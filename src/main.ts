@@ -2,7 +2,7 @@ import { EXIT, InterruptedError, Interruption } from './errors';
 import { buildProgram } from './cli/program';
 import { Io, processIo } from './cli/io';
 import { reportOf, wantsJson, writeError } from './cli/error-report';
-import { interrupted } from './cli/progress';
+import { interrupted, stoppedWork } from './cli/progress';
 
 /** argv -> exit code. The only place errors become exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
@@ -18,15 +18,22 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 /**
  * After Ctrl-C whatever the command ends with (a cancelled query, a closed connection) is the
- * interruption: exit 130, saying how far the work got.
+ * interruption: exit 130, saying how far the work got. An interruption the command described
+ * itself (withApp: what was cancelled, what was left) gets how far its long work got added.
  */
 function asInterruption(err: unknown, io: Io): unknown {
-  if (err instanceof InterruptedError || !io.signal?.aborted) return err;
-  return interrupted(io, io.signal.reason as Interruption);
+  if (!(err instanceof InterruptedError)) return io.signal?.aborted ? interrupted(io, io.signal.reason as Interruption) : err;
+  const progress = stoppedWork(io);
+  if (!progress || err.message.includes(progress.message)) return err;
+  const hints = [...new Set([err.hint, progress.hint].filter(Boolean))];
+  return new InterruptedError(err.signal, `${err.message} ${progress.message}`, hints.join('\n') || undefined);
 }
 
-/** After the first Ctrl-C the command has this long to stop at a safe point before the process ends anyway. */
-export const GRACE_MS = 3000;
+/**
+ * After the first Ctrl-C the command has this long to stop at a safe point (and withApp to cancel its
+ * statements, which it waits up to 5 s for) before the process ends anyway.
+ */
+export const GRACE_MS = 10_000;
 
 export function run(): void {
   // `sagactl ... | head` closes the pipe early: that is the reader's choice, not an error.

@@ -8,13 +8,14 @@ import type { SagaView } from '../saga/queries';
  * - value: the envelope {"schema": "sagactl.saga/1", "saga": <the view `saga show --json` prints>};
  *   anything else under the key (another program's shape, a tombstone) is a miss, never ours;
  * - only sagas in a final status are cached; a writer that changes a saga's state replaces its key
- *   with a tombstone for a minute, and readers fill a key only when it is absent (SET NX), so a
- *   reader that loaded the saga before the change cannot put the old state back.
+ *   with a tombstone for ten seconds (longer than any read of one saga takes), and readers fill a
+ *   key only when it is absent (SET NX), so a reader that loaded the saga before the change cannot
+ *   put the old state back.
  */
 export const SAGA_CACHE = {
   keyPrefix: 'saga:',
   ttlSeconds: 3600,
-  tombstoneSeconds: 60,
+  tombstoneSeconds: 10,
   schema: 'sagactl.saga/1',
 } as const;
 

@@ -8,6 +8,7 @@ import { resolveConfig } from '../config';
 import { EXIT, InterruptedError, OutcomeExit, UsageError } from '../errors';
 import { chooseFormat, Format, parseWatch, shortDuration } from './format';
 import { reportOf } from './error-report';
+import { watchUntilStopped } from './watch-loop';
 import { parseDuration } from '../duration';
 import type { App } from '../app';
 import type { HealthReport } from '../health/health';
@@ -59,9 +60,7 @@ function registerHealth(db: Command, io: Io): void {
   let input: HealthInput | undefined;
   const health = withApp<HealthFlags, HealthInput>(io, 'db-health', (ctx) => (input = parseHealth(ctx)), async (app, parsed, ctx) => {
     if (parsed.intervalMs === undefined) return emitHealth(app, parsed, ctx, false);
-    const { runWatch } = require('../watch') as typeof import('../watch');
-    // Ctrl-C ends a watch: that is how it is meant to stop, so it exits 0.
-    await runWatch({ intervalMs: parsed.intervalMs, signal: ctx.io.signal }, () => emitHealth(app, parsed, ctx, true));
+    await watchUntilStopped(ctx.io, { intervalMs: parsed.intervalMs }, () => emitHealth(app, parsed, ctx, true));
   });
   db.command('health').description('connections, long transactions, lock waits, sizes, cache hit ratio, slow queries, migrations')
     .option('--format <format>', 'table (the default) | json | prometheus (node_exporter textfile format)')

@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { AppError, ErrorCode, EXIT, OutcomeExit } from '../errors';
-import { databaseError, PG, pgCode } from '../db/pg-errors';
+import { databaseError } from '../db/pg-errors';
 import { Io } from './io';
 
 /** What `main` says about a failure: to people as text, to scripts as `{"error": {...}}`, one line. */
@@ -15,35 +15,13 @@ export interface ErrorReport {
   stack?: string;
 }
 
-/**
- * Exit 4 covers four things a script handles differently: a server that is not there (retry
- * later), a password (fix the secret), a privilege (fix the role), a timeout (retry, or raise it).
- * databaseError gives the exit code; the SQLSTATE tells which of the four.
- */
-const EXIT4_CODES: Record<string, ErrorCode> = {
-  [PG.lockNotAvailable]: 'TIMEOUT',
-  [PG.queryCanceled]: 'TIMEOUT',
-  [PG.insufficientPrivilege]: 'PERMISSION',
-  [PG.readOnlyTransaction]: 'PERMISSION',
-  [PG.invalidPassword]: 'AUTH',
-  [PG.invalidAuthorization]: 'AUTH',
-};
-
-/** A missing schema and an object that already exists are states to fix, not things not found. */
-const EXIT3_CODES: Record<string, ErrorCode> = {
-  [PG.undefinedTable]: 'STATE',
-  [PG.duplicateTable]: 'STATE',
-  [PG.duplicateObject]: 'STATE',
-};
-
 export function reportOf(err: unknown): ErrorReport {
   if (err instanceof OutcomeExit) return { code: err.code, exitCode: err.exitCode, message: err.message, hint: null, shown: true, internal: false };
   if (err instanceof CommanderError) return commanderReport(err);
+  // databaseError gives a PostgreSQL error its exit code and its code (which kind of exit 4 or 3).
   const typed = databaseError(err) ?? err;
   if (typed instanceof AppError) {
-    const sqlstate = typed === err ? undefined : pgCode(err);
-    const refined = sqlstate === undefined ? undefined : typed.exitCode === EXIT.unreachable ? EXIT4_CODES[sqlstate] : EXIT3_CODES[sqlstate];
-    return { code: refined ?? typed.code, exitCode: typed.exitCode, message: typed.message, hint: typed.hint ?? null,
+    return { code: typed.code, exitCode: typed.exitCode, message: typed.message, hint: typed.hint ?? null,
       shown: false, internal: false, stack: typed.stack };
   }
   const message = err instanceof Error ? err.message : String(err);

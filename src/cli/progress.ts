@@ -13,6 +13,7 @@ import { count, shortDuration } from './format';
  *
  * A tick after Ctrl-C throws InterruptedError saying how far the work got and how to finish it:
  * callers tick between units of work, so the unit in progress is rolled back or completed whole.
+ * Work stopped that way stays known (stoppedWork), for main to add to withApp's own report.
  */
 export interface ProgressOptions {
   /** What is counted, plural: "rows", "sagas". */
@@ -22,6 +23,11 @@ export interface ProgressOptions {
   total: number;
   /** After an interruption: how to finish the work (the hint of the error). */
   resume?: string;
+  /**
+   * False when the work ends by itself once interrupted (saga load: withApp cancels its statements,
+   * every purchase left settles as failed, and the summary is still printed): ticks then never throw.
+   */
+  stopsOnInterrupt?: boolean;
 }
 
 export interface Progress {
@@ -59,22 +65,29 @@ export function createProgress(io: Io, opts: ProgressOptions, settings: Progress
       state.done = done;
       if (total !== undefined) state.total = total;
       state.handedOver = state.total > 0 && done >= state.total ? state.handedOver ?? Date.now() : undefined;
-      if (io.signal?.aborted) throw interrupted(io, io.signal.reason as Interruption);
+      if (io.signal?.aborted && opts.stopsOnInterrupt !== false) throw interrupted(io, io.signal.reason as Interruption);
       display?.update();
     },
     stop() {
       display?.stop();
-      if (active.get(io) === state) active.delete(io);
+      // Work stopped by Ctrl-C stays known, so the interruption can say how far it got.
+      if (active.get(io) === state && !io.signal?.aborted) active.delete(io);
     },
   };
 }
 
+/** How far the long work stopped by an interruption got ("Stopped after 40 of 200 sagas (recovering).") and how to finish it. */
+export function stoppedWork(io: Io): { message: string; hint?: string } | undefined {
+  const work = active.get(io);
+  if (!work) return undefined;
+  return { message: `Stopped after ${count(work.done)} of ${count(work.total)} ${work.opts.unit} (${work.opts.label}).`, hint: work.opts.resume };
+}
+
 /** The error for an interruption: where the work in progress (if any) got to, and how to finish it. */
 export function interrupted(io: Io, signal: Interruption): InterruptedError {
-  const work = active.get(io);
-  if (!work) return new InterruptedError(signal, 'aborted; the work in flight was stopped, and what had not committed was rolled back.');
-  const { opts, done, total } = work;
-  return new InterruptedError(signal, `aborted after ${count(done)} of ${count(total)} ${opts.unit} (${opts.label}).`, opts.resume);
+  const work = stoppedWork(io);
+  if (!work) return new InterruptedError(signal, `Interrupted by ${signal}; the work in flight was stopped, and what had not committed was rolled back.`);
+  return new InterruptedError(signal, `Interrupted by ${signal}. ${work.message}`, work.hint);
 }
 
 function createDisplay(io: Io, state: State, intervalMs: number) {

@@ -54,7 +54,7 @@ Examples:
   $ sagactl saga compensate --stuck --dry-run
   $ sagactl saga recover --yes`);
 
-  type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string; lease: string };
+  type RunFlags = { user?: string; item?: string; qty?: string; mode?: string; id?: string; failAt?: string; lease: string; batch?: boolean };
   cmd.command('run').description('run one purchase saga to its end and print its timeline')
     .option('--user <id>', 'the buyer (users.user_id)')
     .option('--item <id>', 'the item (items.item_id)')
@@ -63,6 +63,7 @@ Examples:
     .option('--id <txid>', 'transaction id; running an existing id again reports it and executes nothing')
     .option('--fail-at <step>', 'inject a failure at validate_user | reserve_inventory | log_transaction | send_notification')
     .option('--lease <duration>', 'how long the saga is held before others may recover it; extended as steps commit', '30s')
+    .option('--no-batch', 'one statement per saga step (no group execution), for comparison')
     .addHelpText('after', `
 Exit: 0 completed, 7 failed or compensated, 5 a compensation failed.
 Examples:
@@ -72,7 +73,7 @@ Examples:
     .action(withApp<RunFlags, PurchaseRequest & { leaseMs: number }>(io, 'saga-run',
       (ctx) => ({ ...validate().parsePurchase(ctx.opts), leaseMs: validate().parseLease(ctx.opts.lease) }),
       async (app, req, ctx) => {
-        const outcome = await app.client({ leaseMs: req.leaseMs }).purchaseOutcome(
+        const outcome = await app.client({ leaseMs: req.leaseMs, grouping: ctx.opts.batch !== false }).purchaseOutcome(
           { userId: req.userId, itemId: req.itemId, quantity: req.quantity, mode: req.mode, id: req.transactionId, failAt: req.failAt });
         const view = await queries().getSaga(app.db, outcome.transactionId);
         ctx.out.result(view, () => {
@@ -116,7 +117,7 @@ Examples:
       });
     }));
 
-  type LoadFlags = { count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string; lease: string };
+  type LoadFlags = { count: string; concurrency: string; mode?: string; user?: string; item?: string; qty: string; seed: string; lease: string; batch?: boolean };
   cmd.command('load').description('load test: N purchases in-process, C in flight, with latency figures')
     .option('--count <n>', 'how many purchases', '1000')
     .option('--concurrency <c>', 'purchases in flight at a time', '16')
@@ -126,18 +127,30 @@ Examples:
     .option('--qty <n>', 'quantity per purchase', '1')
     .option('--seed <s>', 'seed of the random choice of users and items', '1')
     .option('--lease <duration>', 'how long each saga is held before others may recover it', '30s')
+    .option('--no-batch', 'one statement per saga step (no group execution), for comparison')
     .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl saga load --count 20000 --concurrency 32 --json')
     .action(withApp<LoadFlags, LoadOptions & { leaseMs: number }>(io, 'saga-load',
       (ctx) => ({ ...parseLoadOptions(ctx), leaseMs: validate().parseLease(ctx.opts.lease) }), async (app, opts, ctx) => {
       const { runLoad } = require('../saga/load') as typeof import('../saga/load');
-      const client = app.client({ leaseMs: opts.leaseMs });
-      const result = await ctx.out.withProgress({ label: 'saga load', unit: 'sagas', total: opts.count,
-        resume: 'Sagas in flight keep their lease: `sagactl saga recover` finishes or undoes them once it expires.' },
-      (progress) => runLoad(app.db, { run: (req) => client.purchaseOutcome(req) }, opts, (done) => progress.tick(done)));
+      const client = app.client({ leaseMs: opts.leaseMs, grouping: ctx.opts.batch !== false });
+      const { databaseError } = require('../db/pg-errors') as typeof import('../db/pg-errors');
+      // Rejections are results; a purchase the database failed is exit 4, anything else a bug (1).
+      let bug = false;
+      // After Ctrl-C no purchase starts (those in flight are cancelled by withApp); the rest are
+      // counted as not done at once, so the summary is still printed and counts what really ran.
+      const interrupted = () => ctx.io.signal?.aborted === true;
+      const purchase = (req: PurchaseRequest) => (interrupted() ? Promise.reject(new Error('not started: interrupted'))
+        : client.purchaseOutcome(req).catch((err) => {
+          if (!databaseError(err) && !interrupted()) bug = true;
+          throw err;
+        }));
+      const result = await ctx.out.withProgress({ label: 'saga load', unit: 'sagas', total: opts.count, stopsOnInterrupt: false },
+        (progress) => runLoad(app.db, { run: purchase }, opts, (done) => interrupted() || progress.tick(done)));
       ctx.out.result(result, () => renderLoad(ctx.out, result));
       if (result.unfinished > 0) {
-        ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}`);
-        throw new OutcomeExit(EXIT.internal, `${result.unfinished} saga(s) did not reach a final status`);
+        ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}. ` +
+          'Those that started are left for recovery: sagactl saga recover --yes');
+        throw new OutcomeExit(bug ? EXIT.internal : EXIT.unreachable, `${result.unfinished} saga(s) did not reach a final status`);
       }
     }));
   registerOperator(cmd, io);

@@ -3,6 +3,7 @@ import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output, toJson } from './output';
 import { bars, sparkline } from './charts';
+import { watchUntilStopped } from './watch-loop';
 import { chooseFormat, Format, parseWatch, shortDuration } from './format';
 import { StateError, UsageError } from '../errors';
 import { PG, pgCode } from '../db/pg-errors';
@@ -40,10 +41,7 @@ Examples:
   $ sagactl stats --since 15m --watch 5s`)
     .action(withApp<StatsFlags, StatsInput>(io, 'stats', parseStats, async (app, input, ctx) => {
       if (input.intervalMs === undefined) return emitStats(app, input, ctx, false);
-      const { runWatch } = require('../watch') as typeof import('../watch');
-      // Ctrl-C ends a watch: that is how it is meant to stop, so it exits 0.
-      await runWatch({ intervalMs: input.intervalMs, signal: ctx.io.signal, maxIterations: input.iterations },
-        () => emitStats(app, input, ctx, true));
+      await watchUntilStopped(ctx.io, { intervalMs: input.intervalMs, maxIterations: input.iterations }, () => emitStats(app, input, ctx, true));
     }));
 }
 

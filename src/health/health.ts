@@ -43,15 +43,18 @@ export const ENABLE_STATEMENTS_HINT = [
 
 /**
  * Every figure of `db health`, read on one connection one after the other: cheap statistics
- * views only, so it is safe to run from cron every minute against a busy server.
+ * views only, so it is safe to run from cron every minute against a busy server. The migration
+ * history is read after that connection is given back: holding one while waiting for another
+ * deadlocks a pool of one (`--pool 1`).
  */
 export async function getHealth(db: Db, migrations: Migration[] = loadMigrations(), now = () => new Date()): Promise<HealthReport> {
   const started = Date.now();
   const client = await db.pool.connect();
+  let report: Omit<HealthReport, 'durationMs' | 'migrations'>;
   try {
     const q = async <R>(sql: string, params: unknown[] = []) => (await client.query(sql, params)).rows as R[];
     const [server] = await q<HealthReport['server']>(SERVER_SQL);
-    const report: Omit<HealthReport, 'durationMs' | 'migrations'> = {
+    report = {
       at: now(),
       server,
       connections: await q(CONNECTIONS_SQL),
@@ -62,11 +65,11 @@ export async function getHealth(db: Db, migrations: Migration[] = loadMigrations
       cacheHit: (await q<HealthReport['cacheHit']>(CACHE_HIT_SQL))[0],
       slowQueries: await getSlowQueries(client),
     };
-    const status = await getStatus(db, migrations);
-    return { ...report, migrations: summariseMigrations(status), durationMs: Date.now() - started };
   } finally {
     client.release();
   }
+  const status = await getStatus(db, migrations);
+  return { ...report, migrations: summariseMigrations(status), durationMs: Date.now() - started };
 }
 
 /** Slow statements when pg_stat_statements can tell; otherwise why not and how to enable it. */

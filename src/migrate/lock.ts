@@ -9,7 +9,8 @@ export const LOCK_KEYS = { migrate: 1 } as const;
 
 /**
  * Runs `fn` while holding a session advisory lock on a dedicated connection that never opens a
- * transaction. Waiting polls pg_try_advisory_lock: a waiter blocked inside pg_advisory_lock would
+ * transaction (`fn` may send it short statements, never a BEGIN). Waiting polls
+ * pg_try_advisory_lock: a waiter blocked inside pg_advisory_lock would
  * hold a snapshot, and the holder's CREATE INDEX CONCURRENTLY would wait for it forever.
  */
 export async function withAdvisoryLock<T>(
@@ -17,7 +18,7 @@ export async function withAdvisoryLock<T>(
   key: number,
   timeoutMs: number,
   onWait: (holder: string) => void,
-  fn: () => Promise<T>,
+  fn: (lockClient: Client) => Promise<T>,
 ): Promise<T> {
   // Its own connection, never the pool's: held for the whole run, and never inside a transaction.
   const config = typeof connection === 'string' ? { connectionString: connection } : connection;
@@ -27,7 +28,7 @@ export async function withAdvisoryLock<T>(
   try {
     await acquire(client, key, timeoutMs, onWait);
     try {
-      return await fn();
+      return await fn(client);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1, $2)', [LOCK_NAMESPACE, key]).catch(() => undefined);
     }

@@ -1,47 +1,61 @@
-import type { PoolClient } from 'pg';
-import type { QueryRunner } from 'typeorm';
+import type { Client, PoolClient } from 'pg';
 import { Db } from '../db/pool';
-import { AppError, CheckFailedError, EXIT, NotFoundError, StateError, UsageError } from '../errors';
+import { CheckFailedError, NotFoundError, StateError, UsageError } from '../errors';
 import { Migration } from './loader';
 import { withAdvisoryLock, LOCK_KEYS } from './lock';
-import {
-  AppliedMigration, DELETE_HISTORY_SQL, HISTORY_TABLE_SQL, INSERT_HISTORY_SQL, historyParams, readHistory,
-} from './history';
+import { AppliedMigration, ensureHistory, readHistory } from './history';
+import { applyMigration, ApplySettings, RanMigration } from './apply';
+import { waitForIndexBuilds } from './blockers';
+import { assertCanMigrate } from './privileges';
+import { findAdoptable } from './typeorm-history';
+
+export type { RanMigration } from './apply';
 
 export interface MigrateDeps {
   db: Db;
   migrations: Migration[];
+  /** How long to wait for another run: its migration lock, or an index build it left running. */
   lockTimeoutMs: number;
   log: (line: string) => void;
+  /** lock_timeout of each migration's DDL (default 5 s). */
+  ddlLockTimeoutMs?: number;
+  /** Further tries of a migration that hit its DDL lock timeout (default 3). */
+  ddlRetries?: number;
+  /** The pause before each further try (default: growing from 0.5 s, with jitter). */
+  backoffMs?: (attempt: number) => number;
 }
 
+export const DEFAULT_DDL_LOCK_TIMEOUT_MS = 5000;
+export const DEFAULT_DDL_RETRIES = 3;
+
 export interface MigrationStatus {
-  applied: { name: string; checksum: string; appliedAt: Date; durationMs: number; appliedBy: string; host: string }[];
+  applied: {
+    name: string; checksum: string; compiledChecksum: string | null; appliedAt: Date; durationMs: number;
+    appliedBy: string; host: string; baselinedFrom: string | null;
+  }[];
   pending: { name: string }[];
   /** Applied migrations whose source no longer has the checksum recorded when they ran. */
   changed: { name: string; recorded: string; current: string }[];
   /** Applied migrations with no file any more. */
   missing: { name: string }[];
-}
-
-export interface RanMigration {
-  name: string;
-  checksum: string;
-  transactional: boolean;
-  durationMs: number;
+  /** Pending migrations older than the newest applied one: `up` refuses them unless told. */
+  outOfOrder: { name: string }[];
 }
 
 export function compareHistory(history: AppliedMigration[], migrations: Migration[]): MigrationStatus {
   const byName = new Map(migrations.map((m) => [m.name, m]));
   const applied = new Set(history.map((h) => h.name));
+  const newest = history.reduce((max, h) => (h.name > max ? h.name : max), '');
+  const pending = migrations.filter((m) => !applied.has(m.name)).map((m) => ({ name: m.name }));
   return {
-    applied: history.map(({ name, checksum, appliedAt, durationMs, appliedBy, host }) =>
-      ({ name, checksum, appliedAt, durationMs, appliedBy, host })),
-    pending: migrations.filter((m) => !applied.has(m.name)).map((m) => ({ name: m.name })),
+    applied: history.map(({ name, checksum, compiledChecksum, appliedAt, durationMs, appliedBy, host, baselinedFrom }) =>
+      ({ name, checksum, compiledChecksum: compiledChecksum ?? null, appliedAt, durationMs, appliedBy, host, baselinedFrom: baselinedFrom ?? null })),
+    pending,
     changed: history
       .filter((h) => byName.has(h.name) && byName.get(h.name)!.checksum !== h.checksum)
       .map((h) => ({ name: h.name, recorded: h.checksum, current: byName.get(h.name)!.checksum })),
     missing: history.filter((h) => !byName.has(h.name)).map((h) => ({ name: h.name })),
+    outOfOrder: pending.filter((p) => p.name < newest),
   };
 }
 
@@ -70,6 +84,18 @@ export function selectPending(status: MigrationStatus, migrations: Migration[], 
   return migrations.filter((m) => pending.has(m.name) && (to === undefined || m.name <= to));
 }
 
+/** Refuses to apply a migration older than one already applied, unless the caller allows it. */
+export function assertInOrder(status: MigrationStatus, chosen: Migration[], allowOutOfOrder = false): void {
+  const late = new Set(status.outOfOrder.map((o) => o.name));
+  const names = chosen.filter((m) => late.has(m.name)).map((m) => m.name);
+  if (names.length === 0 || allowOutOfOrder) return;
+  const newest = status.applied.reduce((max, a) => (a.name > max ? a.name : max), '');
+  throw new CheckFailedError(`Out of order: ${names.join(', ')} ${names.length > 1 ? 'are' : 'is'} older than ${newest}, ` +
+    'which is already applied. Nothing was applied.',
+    'It probably arrived from another branch after newer migrations ran. If it does not depend on them and they not on it, ' +
+    'apply it with `sagactl migrate up --allow-out-of-order`; otherwise give it a newer timestamp.');
+}
+
 /** The applied migrations `down` would revert, newest first. */
 export function selectToRevert(status: MigrationStatus, migrations: Migration[], opts: { count?: number; to?: string }): Migration[] {
   const applied = [...status.applied].reverse();
@@ -94,19 +120,45 @@ export function selectToRevert(status: MigrationStatus, migrations: Migration[],
   });
 }
 
-export async function runUp(deps: MigrateDeps, opts: { to?: string } = {}): Promise<RanMigration[]> {
-  return withMigrationClient(deps, async (client) => {
+export interface UpOptions {
+  to?: string;
+  /** Apply a pending migration older than the newest applied one (refused by default). */
+  allowOutOfOrder?: boolean;
+  /** Lint the migrations first, and apply nothing if one fails (`migrate up --lint`). */
+  lint?: boolean;
+}
+
+export async function runUp(deps: MigrateDeps, opts: UpOptions = {}): Promise<RanMigration[]> {
+  return withMigrationClient(deps, async (client, monitor) => {
     // Re-read after the lock is won: a concurrent run may have applied everything meanwhile.
-    const status = compareHistory(await readHistory(client), deps.migrations);
+    const history = await readHistory(client);
+    const status = compareHistory(history, deps.migrations);
     assertUnchanged(status);
+    await assertNothingToAdopt(client, history, deps.migrations);
     const pending = selectPending(status, deps.migrations, opts.to);
-    if (pending.length > 0) await client.query(HISTORY_TABLE_SQL);
-    const ran: RanMigration[] = [];
-    for (const m of pending) {
-      ran.push(await apply(client, m, 'up', deps.log));
+    assertInOrder(status, pending, opts.allowOutOfOrder);
+    if (pending.length === 0) return [];
+    if (opts.lint) {
+      const { assertLintPasses } = require('./lint') as typeof import('./lint');
+      await assertLintPasses(pending);
     }
+    await assertCanMigrate(client, 'up');
+    await waitForIndexBuilds(client, deps.lockTimeoutMs, deps.log);
+    await ensureHistory(client);
+    const ran: RanMigration[] = [];
+    for (const m of pending) ran.push(await applyMigration(client, m, 'up', settings(deps, monitor)));
     return ran;
   });
+}
+
+/** A database that TypeORM's runner migrated must be adopted first: running them again would fail on what exists. */
+async function assertNothingToAdopt(client: PoolClient, history: AppliedMigration[], migrations: Migration[]): Promise<void> {
+  const adopt = await findAdoptable(client, history, migrations);
+  if (adopt?.from !== 'typeorm') return;
+  throw new StateError(`This database was migrated by TypeORM's runner: ${adopt.migrations.join(', ')} ` +
+    `${adopt.migrations.length > 1 ? 'are' : 'is'} recorded in its "migrations" table, not in sagactl's history. ` +
+    'Running them again would fail on objects that exist. Nothing was applied.',
+    `Adopt them first: ${adopt.command} (it checks that their objects exist), then \`sagactl migrate up\`.`);
 }
 
 /**
@@ -115,7 +167,7 @@ export async function runUp(deps: MigrateDeps, opts: { to?: string } = {}): Prom
  * reverting them would undo something nobody confirmed, so nothing is reverted.
  */
 export async function runDown(deps: MigrateDeps, opts: { count?: number; to?: string; expected?: string[] }): Promise<RanMigration[]> {
-  return withMigrationClient(deps, async (client) => {
+  return withMigrationClient(deps, async (client, monitor) => {
     const status = compareHistory(await readHistory(client), deps.migrations);
     const chosen = selectToRevert(status, deps.migrations, opts);
     const names = chosen.map((m) => m.name);
@@ -123,52 +175,38 @@ export async function runDown(deps: MigrateDeps, opts: { count?: number; to?: st
       throw new StateError(`The migration history changed while this command waited: it would now revert ${names.join(', ') || 'nothing'} ` +
         `instead of ${opts.expected.join(', ')}. Nothing was reverted.`, 'Check `sagactl migrate status`, then run the command again.');
     }
+    if (chosen.length === 0) return [];
+    await assertCanMigrate(client, 'down');
+    await waitForIndexBuilds(client, deps.lockTimeoutMs, deps.log);
     const ran: RanMigration[] = [];
-    for (const m of chosen) {
-      ran.push(await apply(client, m, 'down', deps.log));
-    }
+    for (const m of chosen) ran.push(await applyMigration(client, m, 'down', settings(deps, monitor)));
     return ran;
   });
 }
 
-async function withMigrationClient<T>(deps: MigrateDeps, fn: (client: PoolClient) => Promise<T>): Promise<T> {
+function settings(deps: MigrateDeps, monitor: Client): ApplySettings {
+  return {
+    ddlLockTimeoutMs: deps.ddlLockTimeoutMs ?? DEFAULT_DDL_LOCK_TIMEOUT_MS,
+    ddlRetries: deps.ddlRetries ?? DEFAULT_DDL_RETRIES,
+    backoffMs: deps.backoffMs,
+    monitor,
+    record: true,
+    log: deps.log,
+  };
+}
+
+/**
+ * Runs `fn` holding the migration lock, with a pool client for the migrations and the lock's own
+ * connection (never in a transaction) to watch who blocks them.
+ */
+export async function withMigrationClient<T>(deps: MigrateDeps, fn: (client: PoolClient, monitor: Client) => Promise<T>): Promise<T> {
   const onWait = (holder: string) => deps.log(`waiting for the migration lock, held by ${holder}`);
-  return withAdvisoryLock(deps.db.url ?? deps.db.pool.options, LOCK_KEYS.migrate, deps.lockTimeoutMs, onWait, async () => {
+  return withAdvisoryLock(deps.db.url ?? deps.db.pool.options, LOCK_KEYS.migrate, deps.lockTimeoutMs, onWait, async (monitor) => {
     const client = await deps.db.pool.connect();
     try {
-      return await fn(client);
+      return await fn(client, monitor);
     } finally {
       client.release();
     }
   });
-}
-
-/**
- * One migration, one transaction, its history row in the same transaction. A migration that
- * cannot run in a transaction runs statement by statement, written to be re-run after a crash,
- * and its history row is written only once it succeeded.
- */
-async function apply(client: PoolClient, m: Migration, direction: 'up' | 'down', log: (l: string) => void): Promise<RanMigration> {
-  const started = Date.now();
-  log(`${direction === 'up' ? 'applying' : 'reverting'} ${m.name}${m.transactional ? '' : ' (outside a transaction)'}`);
-  const runner = queryRunnerOver(client);
-  try {
-    if (m.transactional) await client.query('BEGIN');
-    await m.instance[direction](runner);
-    const durationMs = Date.now() - started;
-    if (direction === 'up') await client.query(INSERT_HISTORY_SQL, historyParams(m.name, m.checksum, m.transactional, durationMs));
-    else await client.query(DELETE_HISTORY_SQL, [m.name]);
-    if (m.transactional) await client.query('COMMIT');
-    return { name: m.name, checksum: m.checksum, transactional: m.transactional, durationMs };
-  } catch (err) {
-    if (m.transactional) await client.query('ROLLBACK').catch(() => undefined);
-    const undone = m.transactional ? 'rolled back, nothing recorded' : 'not recorded; it is safe to run again';
-    throw new AppError(`Migration ${m.name} (${direction}) failed: ${(err as Error).message} (${undone}).`, EXIT.internal);
-  }
-}
-
-/** Migrations only call queryRunner.query (raw SQL inside), so a thin adapter over pg is all they need. */
-function queryRunnerOver(client: PoolClient): QueryRunner {
-  const query = async (sql: string, params?: unknown[]) => (await client.query(sql, params)).rows;
-  return { query } as unknown as QueryRunner;
 }

@@ -114,10 +114,13 @@ async function repair(tx: Tx, f: SagaFacts, r: Repair): Promise<void> {
   await tx.query(`UPDATE ledger SET source = 'saga', transaction_id = $2, step = $3, kind = 'forward'
                    WHERE id = $1 AND source = 'unattributed'`, [r.movement, f.transactionId, r.step]);
   if (!r.writeRecord) return;
+  // The record the step would have written (its amount), and where it was restored from.
+  const data = { ...(r.step === 'validate_user' ? { amount: f.total } : { quantity: f.quantity }),
+    restoredFrom: `ledger #${r.movement}`, by: 'operator override' };
   const { rowCount } = await tx.query(
     `INSERT INTO saga_step_results (transaction_id, step, kind, status, data, executed_at)
-     VALUES ($1, $2, 'forward', 'succeeded', jsonb_build_object('restoredFrom', 'ledger #' || $3, 'by', 'operator override'), ${UTC_NOW})
-     ON CONFLICT (transaction_id, step, kind) DO NOTHING`, [f.transactionId, r.step, r.movement]);
+     VALUES ($1, $2, 'forward', 'succeeded', $3, ${UTC_NOW})
+     ON CONFLICT (transaction_id, step, kind) DO NOTHING`, [f.transactionId, r.step, JSON.stringify(data)]);
   if (rowCount !== 1) throw new Abandon({ before: f.status, outcome: 'refused', facts: [], undo: [], verified: null,
     detail: `--undo ${r.step}: a record of that step exists already (it failed): nothing changed` });
 }

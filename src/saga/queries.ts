@@ -1,5 +1,6 @@
 import { Db } from '../db/pool';
 import { NotFoundError, UsageError } from '../errors';
+import type { SagaStatus } from './types';
 
 export interface SagaStep {
   step: string;
@@ -14,7 +15,7 @@ export interface SagaStep {
 
 export interface SagaView {
   transactionId: string;
-  status: string;
+  status: SagaStatus;
   mode: string;
   userId: string;
   itemId: string;

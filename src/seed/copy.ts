@@ -4,8 +4,10 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
-import { GenerateOptions, itemId, itemLine, sagaId, sagaLine, userId, userLine } from './generate';
+import { GenerateOptions, generatedSaga, itemId, itemLine, sagaId, sagaLine, userId, userLine } from './generate';
+import { HISTORY_COLUMNS, historyOf, HistoryTable } from './history';
 import { resetStatsRollup } from '../stats/rollup';
+import { declareSeed } from './fixtures';
 
 const CHUNK_ROWS = 5_000;
 
@@ -57,9 +59,7 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: Ge
   let inserted = 0;
   for (const [table, count, line] of plan) {
     if (count === 0) continue;
-    const written = await loadTable(db, table, count, (k) => line(opts, k), progress, counter);
-    if (written > 0) await db.query(`ANALYZE ${table}`);
-    inserted += written;
+    inserted += await loadTable(db, opts, table, count, (k) => line(opts, k), progress, counter);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rows = opts.users + opts.items + sagas;
@@ -67,33 +67,52 @@ export async function generateRows(db: Db, opts: GenerateOptions, onProgress: Ge
     skipped: rows - inserted, seconds, rowsPerSecond: Math.round(inserted / seconds) };
 }
 
-/** Loads one table's rows 1..count; returns how many were new. */
-async function loadTable(db: Db, table: Table, count: number, line: (k: number) => string, progress: (n: number) => void,
-  counter: { total: number }): Promise<number> {
-  // Back-dated sagas land in minutes the statistics rollup may have folded: it starts over.
-  const after = (tx: Tx) => (table === 'saga_states' ? resetStatsRollup(tx) : Promise.resolve());
+/**
+ * Loads one table's rows 1..count (sagas with their history); returns how many were new. The
+ * tables that got rows are ANALYZEd once committed.
+ */
+async function loadTable(db: Db, opts: GenerateOptions, table: Table, count: number, line: (k: number) => string,
+  progress: (n: number) => void, counter: { total: number }): Promise<number> {
+  // Sagas come with their history; back-dated, they land in minutes the statistics rollup may
+  // have folded: it starts over.
+  const after = async (tx: Tx, fresh: boolean) => {
+    if (table !== 'saga_states') return;
+    await loadHistory(tx, opts, fresh);
+    await resetStatsRollup(tx);
+  };
   const existing = await countExisting(db, table, count);
   if (existing === count) {
     progress(count);
     return 0;
   }
+  let written: number | undefined;
   if (existing === 0) {
     try {
       await db.withTransaction(async (tx) => {
+        await declareSeed(tx);
         await copyInto(tx, table, count, line, progress);
-        await after(tx);
+        await after(tx, true);
       });
-      return count;
+      written = count;
     } catch (err) {
       if (pgCode(err) !== PG.uniqueViolation) throw err;
       counter.total += count; // another run wrote some meanwhile: the rows go round again, the bar goes on
     }
   }
-  return db.withTransaction(async (tx) => {
-    const written = await upsertVia(tx, table, count, line, progress);
-    await after(tx);
-    return written;
+  written ??= await db.withTransaction(async (tx) => {
+    await declareSeed(tx);
+    const n = await upsertVia(tx, table, count, line, progress);
+    await after(tx, false);
+    return n;
   });
+  if (written > 0) await analyze(db, table);
+  return written;
+}
+
+/** Users, items and sagas move the ledger (its triggers, or a saga's history): it is analyzed with them. */
+async function analyze(db: Db, table: Table): Promise<void> {
+  const tables = table === 'saga_states' ? [table, ...Object.keys(HISTORY_COLUMNS)] : [table, 'ledger'];
+  for (const t of new Set(tables)) await db.query(`ANALYZE ${t}`);
 }
 
 /** How many of the generated ids 1..count exist: a range scan of the primary key. */
@@ -114,8 +133,39 @@ async function upsertVia(tx: Tx, table: Table, count: number, line: (k: number) 
   await tx.query(`CREATE TEMP TABLE seed_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
   const sink = tx.client.query(copyFrom(`COPY seed_staging (${TABLES[table].columns}) FROM STDIN`));
   await pipeline(Readable.from(chunks(count, line, progress)), sink);
-  const inserted = await tx.query(`INSERT INTO ${table} SELECT * FROM seed_staging ON CONFLICT (${TABLES[table].key}) DO NOTHING`);
+  // The new rows' keys are kept: only the history of sagas this run inserted is loaded.
+  await tx.query('CREATE TEMP TABLE seed_new (key varchar(100) PRIMARY KEY) ON COMMIT DROP');
+  const inserted = await tx.query(`WITH ins AS (INSERT INTO ${table} SELECT * FROM seed_staging ON CONFLICT (${TABLES[table].key}) DO NOTHING
+                                              RETURNING ${TABLES[table].key} AS key)
+                                   INSERT INTO seed_new SELECT key FROM ins`);
   return inserted.rowCount ?? 0;
+}
+
+/**
+ * The generated sagas' history (src/seed/history.ts): step records, logs, notifications, outbox
+ * events and ledger movements, by COPY, straight into the tables when every saga is new, else
+ * through staging for the sagas this run inserted. Then each account touched gets one `seed`
+ * entry that takes its generated movements back: the sagas are history written after the fact,
+ * so every balance and stock stays what was seeded, and the ledger still adds up to it.
+ */
+async function loadHistory(tx: Tx, opts: GenerateOptions, fresh: boolean): Promise<void> {
+  const count = opts.sagas ?? 0;
+  const { rows: [{ xact }] } = await tx.query('SELECT pg_current_xact_id()::text AS xact');
+  for (const table of Object.keys(HISTORY_COLUMNS) as HistoryTable[]) {
+    const line = (k: number) => historyOf(generatedSaga(opts, k), table, xact);
+    const columns = HISTORY_COLUMNS[table];
+    if (fresh) {
+      await pipeline(Readable.from(chunks(count, line, () => undefined)), tx.client.query(copyFrom(`COPY ${table} (${columns}) FROM STDIN`)));
+      continue;
+    }
+    await tx.query(`CREATE TEMP TABLE seed_history ON COMMIT DROP AS SELECT ${columns} FROM ${table} WITH NO DATA`);
+    await pipeline(Readable.from(chunks(count, line, () => undefined)), tx.client.query(copyFrom(`COPY seed_history (${columns}) FROM STDIN`)));
+    await tx.query(`INSERT INTO ${table} (${columns}) SELECT ${columns} FROM seed_history WHERE transaction_id IN (SELECT key FROM seed_new)`);
+    await tx.query('DROP TABLE seed_history');
+  }
+  await tx.query(`INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, source)
+    SELECT now(), $1::bigint, session_user, 'sagactl seed generate', account, account_id, -sum(delta), 'seed'
+      FROM ledger WHERE xact = $1::bigint AND source = 'saga' GROUP BY account, account_id HAVING sum(delta) <> 0`, [xact]);
 }
 
 function* chunks(count: number, line: (k: number) => string, progress: (n: number) => void): Generator<string> {

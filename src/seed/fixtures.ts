@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { Db } from '../db/pool';
+import { Db, Tx } from '../db/pool';
 import { packageRoot } from '../paths';
 
 export interface FixtureUser { userId: string; name: string; balance: string; status: string; purchaseLimit: string }
@@ -21,6 +21,7 @@ export interface FixtureResult { users: { inserted: number; reset: number }; ite
 export async function loadFixtures(db: Db, opts: { reset?: boolean } = {}): Promise<FixtureResult> {
   const { users, items } = readFixtures();
   return db.withTransaction(async (tx) => {
+    await declareSeed(tx);
     const u = await tx.query(
       `INSERT INTO users (user_id, name, balance, status, purchase_limit)
        SELECT * FROM unnest($1::varchar[], $2::varchar[], $3::numeric[], $4::varchar[], $5::numeric[])
@@ -51,11 +52,21 @@ export async function loadFixtures(db: Db, opts: { reset?: boolean } = {}): Prom
   });
 }
 
+/**
+ * The ledger writes what seeding moves as `seed` (a declared source), not as a movement nobody
+ * explains: set for this transaction only.
+ */
+export async function declareSeed(tx: Pick<Tx, 'query'>): Promise<void> {
+  await tx.query(`SELECT set_config('sagactl.source', 'seed', true)`);
+}
+
 /** The domain tables, children first. operator_audit is kept: an audit trail outlives a reset. */
 export const DOMAIN_TABLES = [
-  'saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users',
+  'saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users', 'ledger',
 ] as const;
 
 export async function resetDomain(db: Db): Promise<void> {
-  await db.query(`TRUNCATE ${DOMAIN_TABLES.join(', ')} RESTART IDENTITY`);
+  // Identities go on counting: restarting them needs ownership of their sequences, which the
+  // operator role that seeds does not have (docs/roles.md); the ids are surrogate keys only.
+  await db.query(`TRUNCATE ${DOMAIN_TABLES.join(', ')}`);
 }

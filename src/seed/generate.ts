@@ -1,3 +1,4 @@
+import { centsToText } from '../money';
 import { UsageError } from '../errors';
 import { parseInstant, parseIntOption } from '../duration';
 import { ERROR_MESSAGES, ErrorCode } from '../saga/types';
@@ -33,22 +34,21 @@ export function draw(seed: number, k: number, salt: number, min: number, max: nu
   return min + (h % (max - min + 1));
 }
 
-export function centsToText(cents: number): string {
-  return `${Math.trunc(cents / 100)}.${String(cents % 100).padStart(2, '0')}`;
-}
+/** A drawn whole number of cents as an amount ("1.05"): the money helper's, on a safe integer. */
+export const amountOfCents = (cents: number): string => centsToText(BigInt(cents));
 
 export const userId = (k: number) => `gen-user-${String(k).padStart(7, '0')}`;
 export const itemId = (k: number) => `gen-item-${String(k).padStart(6, '0')}`;
 
 /** One users row in COPY text format: user_id, name, balance, status, purchase_limit. */
 export function userLine(opts: GenerateOptions, k: number): string {
-  const balance = opts.balance ?? centsToText(draw(opts.seed, k, 1, 100_000, 10_000_000));
+  const balance = opts.balance ?? amountOfCents(draw(opts.seed, k, 1, 100_000, 10_000_000));
   return `${userId(k)}\tUser ${k}\t${balance}\tactive\t0.00\n`;
 }
 
 /** One items row in COPY text format: item_id, name, price, stock, is_available. */
 export function itemLine(opts: GenerateOptions, k: number): string {
-  const price = centsToText(draw(opts.seed, k, 2, 100, 50_000));
+  const price = amountOfCents(draw(opts.seed, k, 2, 100, 50_000));
   const stock = opts.stock ?? draw(opts.seed, k, 3, 1_000, 100_000);
   return `${itemId(k)}\tItem ${k}\t${price}\t${stock}\tt\n`;
 }
@@ -99,7 +99,7 @@ const COMPENSATED_CODES: ErrorCode[] = ['INSUFFICIENT_STOCK', 'INSUFFICIENT_STOC
 const IN_FLIGHT = ['pending', 'in_progress', 'in_progress', 'compensating'];
 
 /** A timestamp in COPY text from microseconds since the epoch (UTC, like the columns). */
-function timestampText(us: number): string {
+export function timestampText(us: number): string {
   return `${new Date(Math.floor(us / 1000)).toISOString().slice(0, 23)}${String(us % 1000).padStart(3, '0')}`;
 }
 
@@ -112,42 +112,62 @@ function latencyUs(seed: number, k: number): number {
   return draw(seed, k, 17, 500_000, 3_000_000);
 }
 
+/** A generated saga: what its row says, from which its history (src/seed/history.ts) follows. */
+export interface GeneratedSaga {
+  id: string;
+  status: string;
+  code: ErrorCode | null;
+  userId: string;
+  itemId: string;
+  quantity: number;
+  price: string;
+  mode: string;
+  createdUs: number;
+  updatedUs: number;
+  completedUs?: number;
+  leaseUs?: number;
+}
+
 /**
- * One saga_states row in COPY text format. Row k is a pure function of (seed, k) and the window
- * (--sagas, --days, --end): sagas are spread evenly over the window in k order. The mix: 90%
- * completed, 5.5% failed at validate_user, 4.3% compensated after reserve_inventory, 0.1%
- * compensation_failed and 0.1% still in flight (lease expired 30 s after start: stuck); 70%
- * orchestration. The price is the generated item's own (same seed), as text: no float holds it.
- * No step rows are written; `stats` derives the failed step from the error code.
+ * Saga k, a pure function of (seed, k) and the window (--sagas, --days, --end): sagas are spread
+ * evenly over the window in k order. The mix: 90% completed, 5.5% failed at validate_user, 4.3%
+ * compensated after reserve_inventory, 0.1% compensation_failed and 0.1% still in flight (lease
+ * expired 30 s after start: stuck); 70% orchestration. The price is the generated item's own (same
+ * seed), as text: no float holds it.
  */
-export function sagaLine(opts: GenerateOptions, k: number): string {
+export function generatedSaga(opts: GenerateOptions, k: number): GeneratedSaga {
   const { seed } = opts;
   const n = opts.sagas ?? 1;
   const spanUs = (opts.days ?? 30) * 86_400_000_000;
   const startUs = (opts.endMs ?? 0) * 1000 - spanUs;
   const createdUs = startUs + Math.floor((k - 1 + draw(seed, k, 15, 0, 999_999) / 1e6) * (spanUs / n));
   const item = draw(seed, k, 13, 1, opts.items || SAGA_ITEMS);
-  const user = userId(draw(seed, k, 12, 1, opts.users || SAGA_USERS));
-  const price = centsToText(draw(seed, item, 2, 100, 50_000));
-  const mode = draw(seed, k, 11, 0, 9) < 7 ? 'orchestration' : 'choreography';
+  const base = {
+    id: sagaId(k), userId: userId(draw(seed, k, 12, 1, opts.users || SAGA_USERS)), itemId: itemId(item),
+    quantity: draw(seed, k, 14, 1, 5), price: amountOfCents(draw(seed, item, 2, 100, 50_000)),
+    mode: draw(seed, k, 11, 0, 9) < 7 ? 'orchestration' : 'choreography', createdUs,
+  };
   const r = draw(seed, k, 10, 0, 9999);
   const pick = <T>(list: readonly T[]) => list[draw(seed, k, 18, 0, list.length - 1)];
   const quick = createdUs + draw(seed, k, 17, 1_000, 6_000);
-  let row: { status: string; code: ErrorCode | null; updated: number; completed?: number; lease?: number };
   if (r < 9000) {
     const done = createdUs + latencyUs(seed, k);
-    row = { status: 'completed', code: null, updated: done, completed: done };
-  } else if (r < 9550) row = { status: 'failed', code: pick(FAILED_CODES), updated: quick };
-  else if (r < 9980) row = { status: 'compensated', code: pick(COMPENSATED_CODES), updated: quick };
-  else if (r < 9990) row = { status: 'compensation_failed', code: 'COMPENSATION_FAILED', updated: quick };
-  else {
-    const status = pick(IN_FLIGHT);
-    row = { status, code: status === 'compensating' ? 'INSUFFICIENT_STOCK' : null, updated: createdUs, lease: createdUs + 30_000_000 };
+    return { ...base, status: 'completed', code: null, updatedUs: done, completedUs: done };
   }
-  const nul = '\\N';
-  const { status, code, updated, completed, lease } = row;
-  return [sagaId(k), status, user, itemId(item), draw(seed, k, 14, 1, 5), price, mode, timestampText(createdUs),
-    timestampText(updated), completed === undefined ? nul : timestampText(completed), code ?? nul,
-    code ? ERROR_MESSAGES[code] : nul, lease === undefined ? nul : 'generated', lease === undefined ? nul : `${timestampText(lease)}Z`,
+  if (r < 9550) return { ...base, status: 'failed', code: pick(FAILED_CODES), updatedUs: quick };
+  if (r < 9980) return { ...base, status: 'compensated', code: pick(COMPENSATED_CODES), updatedUs: quick };
+  if (r < 9990) return { ...base, status: 'compensation_failed', code: 'COMPENSATION_FAILED', updatedUs: quick };
+  const status = pick(IN_FLIGHT);
+  return { ...base, status, code: status === 'compensating' ? 'INSUFFICIENT_STOCK' : null, updatedUs: createdUs, leaseUs: createdUs + 30_000_000 };
+}
+
+export const NUL = '\\N';
+
+/** One saga_states row in COPY text format. */
+export function sagaLine(opts: GenerateOptions, k: number): string {
+  const s = generatedSaga(opts, k);
+  return [s.id, s.status, s.userId, s.itemId, s.quantity, s.price, s.mode, timestampText(s.createdUs),
+    timestampText(s.updatedUs), s.completedUs === undefined ? NUL : timestampText(s.completedUs), s.code ?? NUL,
+    s.code ? ERROR_MESSAGES[s.code] : NUL, s.leaseUs === undefined ? NUL : 'generated', s.leaseUs === undefined ? NUL : `${timestampText(s.leaseUs)}Z`,
   ].join('\t') + '\n';
 }

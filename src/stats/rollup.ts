@@ -67,8 +67,9 @@ export async function refreshRollup(db: Db, opts: RefreshOptions = {}): Promise<
     }
     result.minutesReRolled = await db.withTransaction(async (tx) => reRoll(tx, (await lockedState(tx, settleMs)).rolledUntil));
   } catch (err) {
-    if (pgCode(err) !== PG.readOnlyTransaction) throw err;
-    result.skipped = 'the server is read-only: the rollup was not updated';
+    if (pgCode(err) === PG.readOnlyTransaction) result.skipped = 'the server is read-only: the rollup was not updated';
+    else if (pgCode(err) === PG.insufficientPrivilege) result.skipped = 'this role may not write the rollup (docs/roles.md): it was not updated';
+    else throw err;
   }
   return result;
 }

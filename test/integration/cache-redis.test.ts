@@ -5,7 +5,7 @@ import { runMain } from '../support/cli';
 import { redisAvailable, redisUrl, uniqueSuffix } from '../support/redis';
 import { loadFixtures } from '../../src/seed/fixtures';
 import { INVALIDATE_BATCH, RedisSagaCache } from '../../src/cache/redis-cache';
-import { SAGA_CACHE } from '../../src/cache/saga-cache';
+import { encodeSagaView, SAGA_CACHE, TOMBSTONE } from '../../src/cache/saga-cache';
 import { getSaga } from '../../src/saga/queries';
 
 // Database 14 of the test Redis, and key names unique to this run: nothing else is touched.
@@ -81,18 +81,30 @@ describe('RedisSagaCache', () => {
     expect(warnings).toEqual([]);
   });
 
-  testRedis('invalidate returns at once and deletes every key in batches, the rest on close', async () => {
+  testRedis('invalidate queues at once and tombstones every key in batches; its promise resolves once they are written', async () => {
     const prefix = `b-${run}:`;
     const ids = Array.from({ length: INVALIDATE_BATCH * 2 + 200 }, (_, i) => `s${i}`);
     await redis.mSet(ids.map((x) => [`${prefix}${x}`, '{}'] as [string, string]));
     const { cache, warnings } = cacheWith(URL, prefix);
     const before = handles();
-    const { ms } = await timed(async () => { for (const x of ids) await cache.invalidate([x]); });
-    // 1,200 calls: no round trip was awaited.
+    const written: Promise<void>[] = [];
+    const { ms } = await timed(async () => { for (const x of ids) written.push(cache.invalidate([x])); });
+    // 1,200 calls: no round trip was waited for by the caller that does not await.
     expect(ms).toBeLessThan(200);
+    await Promise.all(written);
+    const values = await redis.mGet(ids.map((x) => `${prefix}${x}`));
+    expect(new Set(values)).toEqual(new Set([TOMBSTONE]));
+    const ttl = await redis.ttl(`${prefix}s0`);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(SAGA_CACHE.tombstoneSeconds);
+    // A reader that loaded the saga before the change cannot put it back over the tombstone.
+    await cache.set({ transactionId: 's0', status: 'completed', steps: [], total: '1.00' } as never);
+    expect(await redis.get(`${prefix}s0`)).toBe(TOMBSTONE);
+    expect(await cache.get('s0')).toBeUndefined();
     await cache.close();
-    expect(await redis.exists(ids.map((x) => `${prefix}${x}`))).toBe(0);
     expect(warnings).toEqual([]);
+    // The socket is released a moment after QUIT is answered.
+    await new Promise((r) => setTimeout(r, 100));
     expect(handles()).toBeLessThanOrEqual(before);
   });
 
@@ -143,6 +155,8 @@ describe('saga show through the cache', () => {
   testRedis('a miss fills saga:<id> for an hour with the same JSON as uncached; a hit skips PostgreSQL', async () => {
     const txid = id('show');
     expect((await cli(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', txid])).code).toBe(0);
+    expect(await redis.get(`saga:${txid}`)).toBe(TOMBSTONE);
+    await redis.del(`saga:${txid}`); // as if its ten seconds had passed
     const uncached = await cli(['saga', 'show', txid, '--json', '--no-cache']);
     expect(await redis.exists(`saga:${txid}`)).toBe(0);
     const first = await cli(['saga', 'show', txid, '--json']);
@@ -160,22 +174,22 @@ describe('saga show through the cache', () => {
     // An operator action invalidates: the next show reads PostgreSQL again.
     const comp = await cli(['saga', 'compensate', txid, '--include-completed', '--reason', 'cache test', '--yes']);
     expect(comp.code).toBe(0);
-    expect(await redis.exists(`saga:${txid}`)).toBe(0);
+    expect(await redis.get(`saga:${txid}`)).toBe(TOMBSTONE);
     expect(JSON.parse((await cli(['saga', 'show', txid, '--json'])).stdout).status).toBe('compensated');
   });
 
   testRedis('saga run invalidates the key of the saga it wrote', async () => {
     const txid = id('run');
-    await redis.set(`saga:${txid}`, JSON.stringify({ transactionId: txid, status: 'stale', steps: [] }), { EX: 600 });
+    await redis.set(`saga:${txid}`, encodeSagaView({ transactionId: txid, status: 'completed', steps: [], total: '9.99' } as never), { EX: 600 });
     const r = await cli(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', txid]);
     expect(r.code).toBe(0);
-    expect(await redis.exists(`saga:${txid}`)).toBe(0);
+    expect(await redis.get(`saga:${txid}`)).toBe(TOMBSTONE);
     expect(JSON.parse((await cli(['saga', 'show', txid, '--json'])).stdout).status).toBe('completed');
   });
 
   testRedis('--no-cache neither reads nor writes Redis', async () => {
     const txid = id('nocache');
-    await cli(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', txid]);
+    await cli(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', txid, '--no-cache']);
     const r = await cli(['saga', 'show', txid, '--no-cache']);
     expect(r.code).toBe(0);
     expect(await redis.exists(`saga:${txid}`)).toBe(0);

@@ -7,6 +7,7 @@ import { createTestDb, TestDb } from '../support/database';
 import { ROOT, runBin, runMain } from '../support/cli';
 import { loadMigrations } from '../../src/migrate/loader';
 import { LOCK_KEYS, LOCK_NAMESPACE } from '../../src/migrate/lock';
+import { writeBuildManifest } from '../../src/migrate/build';
 
 // The design's two migrations come first; the tests hold whatever follows them too.
 const migrations = loadMigrations();
@@ -57,9 +58,13 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-/** True once a sagactl process is polling for the migration lock (its lock connection asked who holds it). */
+/**
+ * True once a sagactl process is polling for the migration lock: its lock connection has asked who
+ * holds it, and has its answer (idle after that query), so releasing now cannot race the question.
+ */
 const someoneWaitsForTheLock = async () => (await t.db.query(
-  `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sagactl:lock:%' AND query LIKE '%pg_locks%'`)).length > 0;
+  `SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'sagactl:lock:%'
+      AND query LIKE '%pg_locks%' AND state = 'idle'`)).length > 0;
 
 test('up, down to zero, up again: the schema, its indexes and a history row per migration', async () => {
   const up = await cli('migrate', 'up', '--json');
@@ -166,7 +171,8 @@ describe('checks: status --check and validate', () => {
   test('status --check exits 6 while anything is pending, 0 once all is applied', async () => {
     const pending = await cli('migrate', 'status', '--check', '--json');
     expect(pending.code).toBe(6);
-    expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: names.map((name) => ({ name })), changed: [], missing: [] });
+    expect(JSON.parse(pending.stdout)).toEqual({ applied: [], pending: names.map((name) => ({ name })), changed: [], missing: [], outOfOrder: [],
+      adopt: null, drift: { ok: true, basedOn: [], missingFiles: [], differences: [], sql: [], scratchServer: t.url } });
     expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
     const half = await cli('migrate', 'status', '--check');
     expect(half.code).toBe(6);
@@ -191,6 +197,14 @@ describe('checks: status --check and validate', () => {
       // The copy is sound before the edit.
       expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
       fs.appendFileSync(path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`), '\n// edited after it ran\n');
+      // Not built since: what would run is not what the source says, so every command refuses first.
+      for (const argv of [['migrate', 'status'], ['migrate', 'validate'], ['migrate', 'up'], ['migrate', 'plan']]) {
+        const stale = await runBin(argv, env(), copy);
+        expect([argv, stale.code]).toEqual([argv, 6]);
+        expect(stale.stderr).toContain(`The build is stale: ${TABLES_MIGRATION} (source changed since the build)`);
+        expect(stale.stderr).toContain('Run `npm run build`');
+      }
+      writeBuildManifest(copy);
 
       const status = await runBin(['migrate', 'status', '--check', '--json'], env(), copy);
       expect(status.code).toBe(6);
@@ -213,15 +227,17 @@ describe('checks: status --check and validate', () => {
       fs.copyFileSync(path.join(ROOT, 'migrations', `${TABLES_MIGRATION}.ts`), path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`));
       const file = path.join(copy, 'migrations', `${TABLES_MIGRATION}.ts`);
       fs.writeFileSync(file, fs.readFileSync(file, 'utf8').replace(/\n/g, '\r\n'));
+      // ...nor a stale build: the manifest of the LF build (restored as built) still matches it.
+      fs.copyFileSync(path.join(ROOT, 'dist', 'migrations', 'build-manifest.json'), path.join(copy, 'dist', 'migrations', 'build-manifest.json'));
       expect((await runBin(['migrate', 'validate'], env(), copy)).code).toBe(0);
 
-      // A migration created but not built is a usage error that says to build, not a crash.
+      // A migration created but not built is a stale build that says to build, not a crash.
       const created = await runBin(['migrate', 'create', 'add-user-email', '--json'], env(), copy);
       expect(created.code).toBe(0);
       expect(JSON.parse(created.stdout).file).toMatch(new RegExp(`^${copy}/migrations/\\d{13}-add-user-email\\.ts$`));
       const unbuilt = await runBin(['migrate', 'status'], env(), copy);
-      expect(unbuilt.code).toBe(2);
-      expect(unbuilt.stderr).toMatch(/Migration \d{13}-add-user-email is not compiled[\s\S]*npm run build/);
+      expect(unbuilt.code).toBe(6);
+      expect(unbuilt.stderr).toMatch(/The build is stale: \d{13}-add-user-email \(not compiled\)[\s\S]*npm run build/);
     } finally {
       fs.rmSync(copy, { recursive: true, force: true });
     }
@@ -345,6 +361,22 @@ test('down: refuses without --yes off a terminal; --count and --to; more than ap
   expect(refused.code).toBe(2);
   expect(refused.stderr).toContain('stdin is not a terminal');
   expect(refused.stderr).toContain('--yes');
+  // The refusal names exactly what would be reverted, with its SQL.
+  expect(refused.stderr).toContain(`This would revert ${NEWEST} (newest first; the SQL is above)`);
+  expect(refused.stderr).toContain(`-- ${NEWEST}: `);
+  expect(refused.stderr).toContain(`DELETE FROM sagactl_migrations WHERE name = $1;  -- params: ["${NEWEST}"]`);
+
+  // --dry-run: the same, on stdout, and nothing changes.
+  const dry = await cli('migrate', 'down', '--to', '0', '--dry-run');
+  expect(dry.code).toBe(0);
+  expect(dry.stdout.split('\n')[0]).toBe(`-- would revert, newest first: ${[...names].reverse().join(', ')}`);
+  expect(dry.stdout).toContain(`-- ${INDEX_MIGRATION}: outside a transaction, statement by statement\nSELECT set_config('lock_timeout', $1, false);  -- params: ["5000ms"]`);
+  expect(dry.stdout).toContain('DROP INDEX CONCURRENTLY IF EXISTS idx_saga_states_status;');
+  const dryJson = JSON.parse((await cli('migrate', 'down', '--count', '1', '--dry-run', '--json', '--ddl-lock-timeout', '2s')).stdout);
+  expect(dryJson.dryRun).toBe(true);
+  expect(dryJson.revert).toEqual([NEWEST]);
+  expect(dryJson.plan[0].statements.slice(0, 2)).toEqual([{ sql: 'BEGIN' }, { sql: `SELECT set_config('lock_timeout', $1, true)`, params: ['2000ms'] }]);
+  expect(dryJson.plan[0].statements.slice(-2)).toEqual([{ sql: 'DELETE FROM sagactl_migrations WHERE name = $1', params: [NEWEST] }, { sql: 'COMMIT' }]);
   expect(await historyNames()).toEqual(names);
   expect((await cli('migrate', 'down', '--to', '0')).code).toBe(2);
   expect(await designIndexes()).toEqual(DESIGN_INDEXES);
@@ -375,6 +407,18 @@ describe('bad values: exit 2 and nothing written', () => {
     [['migrate', 'down', '--to', 'no-such-migration', '--yes'], /--to names no applied migration: "no-such-migration"/],
     [['migrate', 'down', '--to', INDEX_MIGRATION.replace(/\d{13}/, '1900000000000'), '--yes'], /--to names no applied migration/],
     [['migrate', 'down', '--count', '-1', '--yes'], /--count must be a whole number from 1/],
+    [['migrate', 'up', '--ddl-lock-timeout', 'xyz'], /--ddl-lock-timeout must be a duration/],
+    [['migrate', 'up', '--ddl-lock-timeout', '0'], /--ddl-lock-timeout must be more than 0/],
+    [['migrate', 'up', '--ddl-retries', '-1'], /--ddl-retries must be a whole number from 0 to 20/],
+    [['migrate', 'up', '--ddl-retries', '21'], /--ddl-retries must be a whole number from 0 to 20/],
+    [['migrate', 'down', '--yes', '--ddl-retries', 'x'], /--ddl-retries must be a whole number/],
+    [['migrate', 'down', '--dry-run', '--ddl-lock-timeout', '-5s'], /--ddl-lock-timeout must be a duration/],
+    [['migrate', 'plan', '--ddl-lock-timeout', 'soon'], /--ddl-lock-timeout must be a duration/],
+    [['migrate', 'status', '--check', '--scratch-url', 'nope'], /--scratch-url must be a postgres:\/\/ URL/],
+    [['migrate', 'diff', '--scratch-url', 'mysql://x/y'], /--scratch-url must be a postgres:\/\/ URL/],
+    [['migrate', 'lint', '--format', 'xml'], /--format must be one of text, json, github/],
+    [['migrate', 'baseline', '--to', 'no-such-migration', '--yes'], /--to names no migration: "no-such-migration"/],
+    [['migrate', 'baseline', '--yes', '--lock-timeout', 'never'], /--lock-timeout must be a duration/],
     [['migrate', 'down', '--count', '0', '--yes'], /--count must be a whole number from 1/],
     [['migrate', 'down', '--count', 'abc', '--yes'], /--count must be a whole number/],
     [['migrate', 'down', '--count', '1', '--to', '0', '--yes'], /Give --count or --to, not both/],
@@ -405,6 +449,28 @@ describe('bad values: exit 2 and nothing written', () => {
       expect(r.stderr).toMatch(message);
     }
     expect(await snapshot()).toEqual(before);
-    expect(fs.readdirSync(path.join(ROOT, 'migrations'))).toEqual(names.map((n) => `${n}.ts`));
+    expect(fs.readdirSync(path.join(ROOT, 'migrations')).filter((f) => f.endsWith('.ts'))).toEqual(names.map((n) => `${n}.ts`));
   });
+});
+
+test('the history records the checksum of the source and of the compiled file that ran (the built CLI)', async () => {
+  const compiled = loadMigrations(ROOT, { compiled: true });
+  const up = await runBin(['migrate', 'up'], env());
+  expect(up.code).toBe(0);
+  const rows = await t.db.query('SELECT name, checksum, compiled_checksum, baselined_from FROM sagactl_migrations ORDER BY name');
+  expect(rows).toEqual(compiled.map((m) => ({ name: m.name, checksum: m.checksum, compiled_checksum: m.compiledChecksum, baselined_from: null })));
+  expect(rows.every((r) => /^[0-9a-f]{64}$/.test(r.compiled_checksum) && r.compiled_checksum !== r.checksum)).toBe(true);
+  const status = JSON.parse((await cli('migrate', 'status', '--json')).stdout);
+  expect(status.applied.map((a: { compiledChecksum: string }) => a.compiledChecksum)).toEqual(compiled.map((m) => m.compiledChecksum));
+});
+
+test('a history table made by an earlier sagactl gains the new columns on the next up, and is read before that', async () => {
+  expect((await cli('migrate', 'up', '--to', TABLES_MIGRATION)).code).toBe(0);
+  await t.db.query('ALTER TABLE sagactl_migrations DROP COLUMN compiled_checksum, DROP COLUMN baselined_from');
+  const status = JSON.parse((await cli('migrate', 'status', '--json')).stdout);
+  expect(status.applied).toEqual([expect.objectContaining({ name: TABLES_MIGRATION, compiledChecksum: null, baselinedFrom: null })]);
+  expect((await cli('migrate', 'up')).code).toBe(0);
+  expect((await t.db.query(`SELECT count(*)::int AS n FROM information_schema.columns
+                             WHERE table_name = 'sagactl_migrations' AND column_name IN ('compiled_checksum', 'baselined_from')`))[0].n).toBe(2);
+  expect(await historyNames()).toEqual(names);
 });

@@ -2,8 +2,7 @@ import { createTestDb, TestDb } from '../support/database';
 import { runMain } from '../support/cli';
 import { balanceOf, runnerOn, stockOf } from '../support/saga';
 import { loadFixtures } from '../../src/seed/fixtures';
-import { runForward, startSaga } from '../../src/saga/engine';
-import { RESERVE_INVENTORY } from '../../src/saga/steps';
+import { Engine } from '../../src/saga/engine';
 import { SagaMode } from '../../src/saga/types';
 
 let t: TestDb;
@@ -14,15 +13,18 @@ beforeAll(async () => {
 });
 afterAll(async () => { await t.drop(); });
 beforeEach(async () => {
-  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, operator_audit, saga_stats_dirty');
+  await t.db.query('TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, operator_audit, saga_stats_dirty, ledger');
   await loadFixtures(t.db, { reset: true });
 });
 
-/** A saga abandoned after `steps` forward steps by an owner whose lease ran out. */
-async function abandoned(id: string, steps: 1 | 2, mode: SagaMode = 'orchestration') {
-  const deps = { db: t.db, owner: 'elsewhere:1:dead', leaseMs: -1000 };
-  await startSaga(deps, id, mode, { userId: 'user-123', itemId: 'item-sword', quantity: 2 }, false, mode === 'choreography');
-  if (steps === 2) await runForward(deps, RESERVE_INVENTORY, id, mode, false, null, false);
+/** A saga driven `steps` forward steps by a process on another host, then left: its lease ran out ten minutes ago. */
+async function abandoned(id: string, steps: 1 | 2, mode: SagaMode = 'orchestration', owner = 'elsewhere:1:gone') {
+  const engine = new Engine({ db: t.db, owner, leaseMs: 30_000, lockTimeoutMs: 5000, grouping: false });
+  await engine.start({ id, mode, userId: 'user-123', itemId: 'item-sword', quantity: 2, inject: false });
+  if (steps === 2) await engine.forward('reserve_inventory', { id, mode, inject: false, eventId: null });
+  await t.db.query(`UPDATE saga_states SET lease_expires_at = now() - interval '9 minutes', updated_at = updated_at - interval '10 minutes'
+                     WHERE transaction_id = $1`, [id]);
+  await t.db.query(`UPDATE saga_step_results SET executed_at = executed_at - interval '10 minutes' WHERE transaction_id = $1`, [id]);
 }
 
 const cli = (...argv: string[]) => runMain(argv, env);
@@ -41,7 +43,7 @@ test('--dry-run prints the exact plan and writes nothing', async () => {
   await abandoned('tx-b', 2);
   const r = await cli('saga', 'compensate', 'tx-b', '--dry-run');
   expect(r.code).toBe(0);
-  expect(r.stdout).toContain('restock 2 item-sword; refund 200.00 to user-123');
+  expect(r.stdout).toMatch(/restock 2 item-sword \(ledger #\d+\); refund 200.00 to user-123 \(ledger #\d+\)/);
   expect(await balanceOf(t.db, 'user-123')).toBe('800.00');
   expect(await audit()).toEqual([]);
 });
@@ -62,6 +64,7 @@ test('a real run refunds and restocks exactly, verifies, and audits who and why'
   expect(again.code).toBe(3);
   expect(JSON.parse(again.stdout).results[0]).toMatchObject({ outcome: 'refused', detail: 'already compensated' });
   expect(await balanceOf(t.db, 'user-123')).toBe('1000.00');
+  expect((await audit()).map((a) => a.outcome)).toEqual(['compensated', 'refused']);
 });
 
 test('two compensations of one saga at once apply once', async () => {
@@ -117,8 +120,8 @@ test('a failing compensation leaves compensation_failed and exit 5; a later comp
 });
 
 test('a saga in flight with a live lease is refused as busy', async () => {
-  await startSaga({ db: t.db, owner: 'elsewhere:1:alive', leaseMs: 60_000 }, 'tx-g', 'orchestration',
-    { userId: 'user-123', itemId: 'item-sword', quantity: 1 }, false, false);
+  await new Engine({ db: t.db, owner: 'elsewhere:1:alive', leaseMs: 60_000, lockTimeoutMs: 5000, grouping: false })
+    .start({ id: 'tx-g', mode: 'orchestration', userId: 'user-123', itemId: 'item-sword', quantity: 1, inject: false });
   const r = await cli('saga', 'compensate', 'tx-g', '--reason', 'x', '--yes', '--json');
   expect(r.code).toBe(3);
   expect(JSON.parse(r.stdout).results[0].detail).toContain('busy');
@@ -132,7 +135,8 @@ describe('recover', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).results).toEqual([expect.objectContaining({ transactionId: 'tx-r', before: 'in_progress', after: 'completed' })]);
     expect(await stockOf(t.db, 'item-sword')).toBe(48);
-    expect(await audit()).toEqual([expect.objectContaining({ action: 'recover', outcome: 'completed' })]);
+    // Claimed (with the reason, in the claim's own transaction), then finished.
+    expect((await audit()).map((a) => [a.action, a.outcome])).toEqual([['recover', 'claimed'], ['recover', 'completed']]);
   });
 
   test('--strategy compensate undoes it instead', async () => {
@@ -181,6 +185,11 @@ describe('bad input: a clear message, exit 2, nothing written', () => {
     [['saga', 'recover', '--reason', '', '--yes']],
     [['saga', 'recover']],
     [['saga', 'stuck', '--older-than', 'x']],
+    [['saga', 'stuck', '--limit', '0']],
+    [['saga', 'compensate', 'tx-z', '--undo', 'nope', '--reason', 'r', '--yes']],
+    [['saga', 'compensate', 'tx-z', 'tx-y', '--undo', 'validate_user', '--reason', 'r', '--yes']],
+    [['saga', 'compensate', '--stuck', '--undo', 'validate_user', '--reason', 'r', '--yes']],
+    [['saga', 'recover', '--reason', "''", '--yes']],
   ])('%j', async (argv) => {
     await abandoned('tx-z', 2);
     const r = await runMain(argv, env);
@@ -188,5 +197,6 @@ describe('bad input: a clear message, exit 2, nothing written', () => {
     expect(r.stderr).toMatch(/error: /);
     expect(await balanceOf(t.db, 'user-123')).toBe('800.00');
     expect(await audit()).toEqual([]);
+    expect((await t.db.query(`SELECT status FROM saga_states WHERE transaction_id = 'tx-z'`))[0].status).toBe('in_progress');
   });
 });

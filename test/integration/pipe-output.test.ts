@@ -51,7 +51,7 @@ function throughSlowPipe(argv: string[]): Promise<{ code: number | null; bytes: 
 }
 
 test('megabytes of --json through a slow pipe arrive whole, as in a file, exit 0', async () => {
-  const argv = ['saga', 'stuck', '--older-than', '1m', '--limit', '10000', '--json'];
+  const argv = ['saga', 'stuck', '--older-than', '1m', '--limit', '100000', '--json'];
   const file = await toFile(argv);
   expect(file.code).toBe(0);
   expect(file.bytes.length).toBeGreaterThan(2_000_000);

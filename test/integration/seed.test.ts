@@ -182,20 +182,50 @@ describe('seed generate', () => {
   });
 });
 
+describe('seed generate --sagas: whole sagas', () => {
+  test('steps, logs, notifications, events and ledger movements: db check passes but for the stuck it makes on purpose', async () => {
+    const fresh = await createTestDb();
+    const run = (...argv: string[]) => runMain(argv, { DATABASE_URL: fresh.url });
+    try {
+      expect((await run('seed', 'generate', '--users', '50', '--items', '10', '--sagas', '3000', '--end', '2026-11-01')).code).toBe(0);
+      const check = JSON.parse((await run('db', 'check', '--json')).stdout);
+      expect(check.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { name: string }) => c.name)).toEqual(['no_stuck_sagas']);
+      const stuck = check.checks.find((c: { name: string }) => c.name === 'no_stuck_sagas').count;
+      expect(stuck).toBe((await fresh.db.query(`SELECT count(*)::int AS n FROM saga_states
+        WHERE status IN ('pending', 'in_progress', 'compensating', 'compensation_failed')`))[0].n);
+      // Every step that moved money or stock has its movement; balances are what was seeded.
+      expect((await fresh.db.query(`SELECT count(*)::int AS n FROM ledger WHERE source = 'saga'`))[0].n).toBeGreaterThan(5000);
+      const [{ id }] = await fresh.db.query(`SELECT transaction_id AS id FROM saga_states WHERE status = 'compensated' ORDER BY 1 LIMIT 1`);
+      const shown = JSON.parse((await run('saga', 'show', id, '--json')).stdout);
+      expect(shown.steps.map((x: { step: string; kind: string; status: string }) => `${x.step}:${x.kind}:${x.status}`)).toEqual(
+        ['validate_user:forward:succeeded', 'reserve_inventory:forward:failed', 'validate_user:compensation:succeeded']);
+      // Again, with more sagas: the first 3000 are kept as they are, only the new ones get their history.
+      const steps = await count('saga_step_results', fresh);
+      expect((await run('seed', 'generate', '--sagas', '3100', '--users', '50', '--items', '10', '--end', '2026-11-01')).code).toBe(0);
+      expect(await count('saga_step_results', fresh)).toBeGreaterThan(steps);
+      expect(await count('saga_step_results', fresh)).toBeLessThan(steps * 1.1);
+      const again = JSON.parse((await run('db', 'check', '--json')).stdout);
+      expect(again.checks.filter((c: { ok: boolean }) => !c.ok).map((c: { name: string }) => c.name)).toEqual(['no_stuck_sagas']);
+    } finally {
+      await fresh.drop();
+    }
+  });
+});
+
 describe('seed reset', () => {
   async function fill() {
     expect((await cli('seed', 'fixtures')).code).toBe(0);
     await t.db.query(`INSERT INTO saga_states (transaction_id, status, user_id, item_id, quantity, price, mode)
                       VALUES ('t1', 'completed', 'user-123', 'item-sword', 1, 100.00, 'choreography')`);
     await t.db.query(`INSERT INTO saga_step_results (transaction_id, step, status) VALUES ('t1', 'validate_user', 'succeeded')`);
-    await t.db.query(`INSERT INTO saga_events (transaction_id, event_type) VALUES ('t1', 'UserValidated')`);
+    await t.db.query(`INSERT INTO saga_events (transaction_id, event_type) VALUES ('t1', 'reserve_inventory.run')`);
     await t.db.query(`INSERT INTO transaction_logs (log_id, transaction_id, user_id, item_id, quantity, price, status)
                       VALUES ('l1', 't1', 'user-123', 'item-sword', 1, 100.00, 'logged')`);
     await t.db.query(`INSERT INTO notifications (notification_id, transaction_id, user_id, type, message, channels)
                       VALUES ('n1', 't1', 'user-123', 'purchase', 'ok', '["email"]')`);
-    await t.db.query(`INSERT INTO operator_audit (os_user, host, action, reason, outcome) VALUES ('u', 'h', 'compensate', 'r', 'ok')`);
+    await t.db.query(`INSERT INTO operator_audit (os_user, host, action, reason, outcome) VALUES ('u', 'h', 'compensate', 'r', 'compensated')`);
   }
-  const DOMAIN = ['saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users'];
+  const DOMAIN = ['saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users', 'ledger'];
   const counts = async () => Object.fromEntries(await Promise.all([...DOMAIN, 'operator_audit'].map(async (n) => [n, await count(n)])));
 
   test('needs --yes without a terminal, and then empties the domain tables and keeps the audit trail', async () => {
@@ -211,9 +241,9 @@ describe('seed reset', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual({ emptied: DOMAIN });
     expect(await counts()).toEqual({ ...Object.fromEntries(DOMAIN.map((n) => [n, 0])), operator_audit: 1 });
-    // Identities restart, so a reseeded database numbers its rows from 1 again.
+    // A reseeded database works as new (identities go on counting: restarting them needs their ownership).
     await fill();
-    expect((await t.db.query('SELECT id FROM saga_events'))[0].id).toBe('1');
+    expect(await count('saga_events')).toBe(1);
   });
 });
 

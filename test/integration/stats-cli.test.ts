@@ -25,7 +25,11 @@ async function direct(): Promise<Record<string, number>> {
     count(*) FILTER (WHERE status = 'compensation_failed')::int AS "compensationFailed",
     count(*) FILTER (WHERE status = 'pending')::int AS pending, count(*) FILTER (WHERE status = 'in_progress')::int AS "inProgress",
     count(*) FILTER (WHERE status = 'compensating')::int AS compensating,
-    count(*) FILTER (WHERE status IN ('pending', 'in_progress', 'compensating') AND lease_expires_at < now())::int AS stuck
+    -- Stuck as product.md defines it: compensation_failed, or in flight, unleased or expired, and unmoved for a minute.
+    count(*) FILTER (WHERE status = 'compensation_failed' OR (status IN ('pending', 'in_progress', 'compensating')
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+      AND GREATEST(updated_at, (SELECT max(r.executed_at) FROM saga_step_results r WHERE r.transaction_id = saga_states.transaction_id))
+          < timezone('UTC', now()) - interval '1 minute'))::int AS stuck
     FROM saga_states`);
   return row;
 }

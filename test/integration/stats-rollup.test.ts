@@ -60,7 +60,8 @@ test('counts match a hand-made set exactly, from the rollup (days and hours old)
     expect(s).toMatchObject({
       total: 39, completed: 15, failed: 6, compensated: 6, compensationFailed: 3, inProgress: 3, pending: 3, compensating: 3,
       successRate: Math.round((15 / 39) * 10_000) / 10_000, compensationRate: Math.round((12 / 39) * 10_000) / 10_000,
-      stuck: 6, byMode: { orchestration: 33, choreography: 6 },
+      // Stuck: the in-flight ones unmoved for a minute without a live lease (old and hour: p1, p3), and every compensation_failed.
+      stuck: 7, byMode: { orchestration: 33, choreography: 6 },
       topErrors: [{ code: 'INSUFFICIENT_STOCK', count: 6 }, { code: 'COMPENSATION_FAILED', count: 3 },
         { code: 'INSUFFICIENT_BALANCE', count: 3 }, { code: 'ITEM_NOT_FOUND', count: 3 }, { code: 'USER_NOT_FOUND', count: 3 }],
       failuresByStep: [{ step: 'validate_user', count: 6 }, { step: 'reserve_inventory', count: 9 },
@@ -98,7 +99,10 @@ test('every window agrees with a direct count, edges on and off minutes and hour
               count(*) FILTER (WHERE status = 'failed')::int AS failed, count(*) FILTER (WHERE status = 'compensated')::int AS compensated,
               count(*) FILTER (WHERE status = 'in_progress')::int AS "inProgress",
               count(*) FILTER (WHERE status = 'compensation_failed')::int AS "compensationFailed",
-              count(*) FILTER (WHERE status = 'in_progress' AND lease_expires_at < now())::int AS stuck,
+              count(*) FILTER (WHERE status = 'compensation_failed' OR (status IN ('pending', 'in_progress', 'compensating')
+      AND (lease_expires_at IS NULL OR lease_expires_at < now())
+      AND GREATEST(updated_at, (SELECT max(r.executed_at) FROM saga_step_results r WHERE r.transaction_id = saga_states.transaction_id))
+          < timezone('UTC', now()) - interval '1 minute'))::int AS stuck,
               count(*) FILTER (WHERE mode = 'choreography')::int AS choreography,
               max(date_part('epoch', completed_at - created_at) * 1000) AS max
          FROM saga_states WHERE created_at >= COALESCE($1::timestamp, '-infinity') AND created_at < COALESCE($2::timestamp, 'infinity')`,
@@ -132,7 +136,8 @@ test('an unsettled saga that moves on later is caught without a mark; a TRUNCATE
   await t.db.query(`UPDATE saga_states SET status = 'completed', completed_at = created_at + interval '3 ms' WHERE transaction_id = 'old-p1'`);
   await t.db.query(`UPDATE saga_states SET status = 'compensated' WHERE transaction_id = 'old-p3'`);
   const moved = await getStats(t.db);
-  expect(moved).toMatchObject({ inProgress: 0, compensating: 0, completed: 6, compensated: 3, stuck: 0 });
+  // Only the compensation_failed one is left waiting for an operator.
+  expect(moved).toMatchObject({ inProgress: 0, compensating: 0, completed: 6, compensated: 3, stuck: 1 });
   expect(moved.rollup.minutesReRolled).toBe(1);
   await t.db.query('TRUNCATE saga_step_results, saga_events, saga_states');
   await insert([{ id: 'only', status: 'failed', ago: 3 * HOUR, code: 'USER_NOT_ACTIVE' }]);

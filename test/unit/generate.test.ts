@@ -1,4 +1,4 @@
-import { centsToText, draw, GenerateOptions, itemId, itemLine, parseGenerateOptions, userId, userLine } from '../../src/seed/generate';
+import { amountOfCents, draw, GenerateOptions, itemId, itemLine, parseGenerateOptions, userId, userLine } from '../../src/seed/generate';
 import { UsageError } from '../../src/errors';
 
 const opts: GenerateOptions = { users: 10, items: 5, seed: 42 };
@@ -54,7 +54,7 @@ describe('row k is a pure function of (seed, k)', () => {
 describe('money without floats', () => {
   test.each([[100_000, '1000.00'], [105, '1.05'], [7, '0.07'], [0, '0.00'], [10, '0.10'], [9_999_999_999, '99999999.99']])(
     '%d cents is %s', (cents, text) => {
-      expect(centsToText(cents)).toBe(text);
+      expect(amountOfCents(cents)).toBe(text);
     });
 
   test('draw gives whole numbers in [min, max], and hits both ends', () => {

@@ -3,11 +3,14 @@ import { createOutput } from '../../src/cli/output';
 import { histogram, percentile, prng, summarise } from '../../src/saga/load';
 import { EventBus } from '../../src/saga/event-bus';
 import { parsePurchase, parseLease } from '../../src/saga/validate';
-import { planFor } from '../../src/operator/plan';
-import { localPid, whyStuck } from '../../src/operator/stuck';
+import { Evidence, Movement, planFor } from '../../src/operator/plan';
+import { localPid } from '../../src/saga/stuck';
 import { actionFor } from '../../src/operator/recover';
-import { forwardSql, compensationSql, messageOf } from '../../src/saga/statements';
+import { compensationStatement, forwardStatement, messageOf } from '../../src/saga/statements';
 import { SEND_NOTIFICATION, VALIDATE_USER } from '../../src/saga/steps';
+import { statement, valuesFor } from '../../src/db/sql';
+import { centsToText, sameAmount, toCents } from '../../src/money';
+import type { SagaFacts } from '../../src/saga/facts';
 
 test('percentiles and the latency summary', () => {
   const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
@@ -61,34 +64,92 @@ test('purchase requests are validated before anything runs', () => {
 });
 
 test('statements: notification never compensates; only steps with an undo have a compensation statement', () => {
-  expect(forwardSql(SEND_NOTIFICATION)).toContain("'completed'");
-  expect(() => compensationSql(SEND_NOTIFICATION)).toThrow(/no compensation/);
-  expect(compensationSql(VALIDATE_USER)).toContain("'compensated'");
+  expect(forwardStatement(SEND_NOTIFICATION).text).toContain("'completed'");
+  expect(() => compensationStatement(SEND_NOTIFICATION)).toThrow(/no compensation/);
+  expect(compensationStatement(VALIDATE_USER).text).toContain("'compensated'");
   expect(messageOf('code')).toContain("WHEN 'INSUFFICIENT_STOCK' THEN 'Insufficient stock'");
 });
 
+test('named parameters: one number per name, casts and quoted formats untouched, a missing or unknown name is a bug', () => {
+  const s = statement('t', `SELECT :a::int, :b, :a, 'HH24:MI:SS', x::text FROM t WHERE y = :b_c`);
+  expect(s.text).toBe(`SELECT $1::int, $2, $1, 'HH24:MI:SS', x::text FROM t WHERE y = $3`);
+  expect(valuesFor(s, { a: 1, b: 2, b_c: 3 })).toEqual([1, 2, 3]);
+  expect(() => valuesFor(s, { a: 1, b: 2 })).toThrow(/:b_c not given/);
+  expect(() => valuesFor(s, { a: 1, b: 2, b_c: 3, d: 4 })).toThrow(/no parameter :d/);
+});
+
 describe('operator decisions', () => {
-  const facts = { transactionId: 't', status: 'in_progress', mode: 'orchestration', userId: 'u', itemId: 'i', quantity: 2,
-    total: '40.00', leaseOwner: 'elsewhere:1:r', expired: true, committed: ['validate_user', 'reserve_inventory'] as never[], compensated: [] as never[] };
-  test('a plan undoes the committed steps newest first, with exact amounts', () => {
-    expect(planFor('t', facts, false).undo.map((u) => u.action)).toEqual(['restock 2 i', 'refund 40.00 to u']);
-    expect(planFor('t', undefined, false)).toMatchObject({ found: false, refusal: 'not found' });
-    expect(planFor('t', { ...facts, status: 'completed' }, false).refusal).toMatch(/include-completed/);
-    expect(planFor('t', { ...facts, expired: false }, false).refusal).toMatch(/busy/);
-    expect(planFor('t', { ...facts, status: 'failed' }, false).refusal).toMatch(/nothing to undo/);
+  const facts = { transactionId: 't', status: 'in_progress', errorCode: null, mode: 'orchestration', userId: 'u', itemId: 'i', quantity: 2,
+    total: '40.00', createdAt: new Date(0), leaseOwner: 'elsewhere:1:r', leaseExpired: true,
+    committed: ['validate_user', 'reserve_inventory'], compensated: [], pendingEvents: [] } as unknown as SagaFacts;
+  const move = (id: string, step: string | null, kind: string | null, account: 'user' | 'item', accountId: string, delta: string): Movement =>
+    ({ id, step, kind, account, accountId, delta, at: '2026-01-01T00:00:00Z' } as Movement);
+  const evidence: Evidence = { movements: [move('1', 'validate_user', 'forward', 'user', 'u', '-40.00'),
+    move('2', 'reserve_inventory', 'forward', 'item', 'i', '-2.00')], unexplained: [] };
+  const opts = { includeCompleted: false, stuck: true };
+
+  test('a plan undoes the committed steps newest first, with exact amounts and their ledger movements', () => {
+    const plan = planFor('t', facts, evidence, opts);
+    expect(plan.undo.map((u) => [u.action, u.movement])).toEqual([['restock 2 i', '2'], ['refund 40.00 to u', '1']]);
+    expect(planFor('t', undefined, undefined, opts)).toMatchObject({ found: false, refusal: 'not found' });
+    expect(planFor('t', { ...facts, status: 'completed' }, evidence, opts).refusal).toMatch(/include-completed/);
+    expect(planFor('t', facts, evidence, { ...opts, stuck: false }).refusal).toMatch(/busy/);
+    expect(planFor('t', { ...facts, status: 'failed', committed: [] }, { movements: [], unexplained: [] }, opts).refusal).toMatch(/nothing to undo/);
   });
+
+  test('records and ledger that disagree are refused with the facts: a debit with no record, a record with no debit, a wrong amount', () => {
+    const noRecord = planFor('t', { ...facts, committed: ['reserve_inventory'] }, evidence, opts);
+    expect(noRecord.refusal).toMatch(/disagree/);
+    expect(noRecord.facts.join()).toMatch(/ledger #1.*no step record/);
+    const noMovement = planFor('t', facts, { ...evidence, movements: [evidence.movements[1]] }, opts);
+    expect(noMovement.facts.join()).toMatch(/validate_user forward is recorded, but the ledger shows no movement/);
+    const wrong = planFor('t', facts, { ...evidence, movements: [move('1', 'validate_user', 'forward', 'user', 'u', '-4.00'), evidence.movements[1]] }, opts);
+    expect(wrong.facts.join()).toMatch(/should move user u by -40.00/);
+    const refunded = planFor('t', { ...facts, compensated: [] }, { ...evidence,
+      movements: [...evidence.movements, move('3', 'validate_user', 'compensation', 'user', 'u', '40.00')] }, opts);
+    expect(refunded.facts.join()).toMatch(/validate_user compensation, but no step record/);
+  });
+
+  test('a movement nobody explained on the saga\'s user or item refuses it', () => {
+    const plan = planFor('t', facts, { ...evidence, unexplained: [move('9', null, null, 'user', 'u', '40.00')] }, opts);
+    expect(plan.refusal).toMatch(/nobody explained/);
+    expect(plan.facts).toEqual([expect.stringMatching(/ledger #9: user u \+40.00/)]);
+  });
+
+  test('--undo is accepted only for exactly one unattributed movement of the exact amount that nothing took back', () => {
+    const design = { ...facts, committed: [] } as SagaFacts; // the design's debit: no record, no attribution
+    const debit = move('7', null, null, 'user', 'u', '-40.00');
+    const ok = planFor('t', design, { movements: [], unexplained: [debit] }, { ...opts, override: 'validate_user' });
+    expect(ok.refusal).toBeUndefined();
+    expect(ok.repair).toEqual({ step: 'validate_user', movement: '7', writeRecord: true });
+    expect(ok.undo.map((u) => u.action)).toEqual(['refund 40.00 to u']);
+    const refundedAlready = planFor('t', design, { movements: [], unexplained: [debit, move('8', null, null, 'user', 'u', '40.00')] },
+      { ...opts, override: 'validate_user' });
+    expect(refundedAlready.refusal).toMatch(/taken back already/);
+    expect(planFor('t', design, { movements: [], unexplained: [] }, { ...opts, override: 'validate_user' }).refusal).toMatch(/no unattributed movement/);
+    expect(planFor('t', design, { movements: [], unexplained: [debit] }, { ...opts, override: 'log_transaction' }).refusal).toMatch(/moves no money/);
+  });
+
   test('owners on this host are read from host:pid:run', () => {
     expect(localPid(`myhost:123:abc`, 'myhost')).toBe(123);
     expect(localPid(`other:123:abc`, 'myhost')).toBeUndefined();
     expect(localPid(null)).toBeUndefined();
     expect(localPid('garbage')).toBeUndefined();
-    expect(whyStuck('in_progress', null, true)).toBe('no owner');
-    expect(whyStuck('compensation_failed', 'x:1:y', false)).toMatch(/operator/);
   });
+
   test('recover compensates what was compensating, whatever the strategy', () => {
     expect(actionFor({ status: 'compensating', mode: 'orchestration' }, 'resume')).toBe('continue compensating');
     expect(actionFor({ status: 'in_progress', mode: 'orchestration' }, 'compensate')).toBe('compensate');
     expect(actionFor({ status: 'in_progress', mode: 'choreography' })).toMatch(/redeliver/);
     expect(actionFor({ status: 'pending', mode: 'orchestration' })).toMatch(/mark failed/);
   });
+});
+
+test('money: amounts as whole cents, never a float', () => {
+  expect(toCents('-100.00')).toBe(-10000n);
+  expect(toCents('0.5')).toBe(50n);
+  expect(toCents(20)).toBe(2000n);
+  expect(centsToText(-5n)).toBe('-0.05');
+  expect(sameAmount('100', '100.00')).toBe(true);
+  expect(() => toCents('1e3')).toThrow(/not an amount/);
 });

@@ -235,6 +235,6 @@ describe('signals', () => {
     stop.abort('SIGINT');
     const r = await runMain(['saga', 'list'], { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x' }, false, stop.signal);
     expect(r.code).toBe(130);
-    expect(r.stderr).toContain('error: aborted; the work in flight was stopped, and what had not committed was rolled back.');
+    expect(r.stderr).toContain('error: Interrupted by SIGINT; the work in flight was stopped, and what had not committed was rolled back.');
   });
 });

@@ -3,9 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { checksumOf, loadMigrations, Migration, migrationsDir } from '../../src/migrate/loader';
 import { createMigrationFile } from '../../src/migrate/create';
-import { compareHistory, selectPending, selectToRevert } from '../../src/migrate/runner';
+import { assertInOrder, compareHistory, selectPending, selectToRevert } from '../../src/migrate/runner';
 import type { AppliedMigration } from '../../src/migrate/history';
-import { AppError, NotFoundError, StateError, UsageError } from '../../src/errors';
+import { AppError, CheckFailedError, NotFoundError, StateError, UsageError } from '../../src/errors';
 
 let root: string;
 let dir: string;
@@ -54,6 +54,8 @@ describe('the loader', () => {
     const loaded = loadMigrations(root);
     expect(loaded.map((m) => m.name)).toEqual(['1800000000100-first', '1800000000200-second']);
     expect(loaded.map((m) => m.transactional)).toEqual([true, false]);
+    expect(loaded.map((m) => [m.className, m.file, m.compiledChecksum])).toEqual([['First', 'migrations/1800000000100-first.ts', null],
+      ['Second', 'migrations/1800000000200-second.ts', null]]);
     expect(loaded[0].checksum).toBe(checksumOf(body('First')));
   });
 
@@ -99,9 +101,10 @@ describe('migrate create', () => {
 });
 
 describe('choosing what to apply and revert', () => {
-  const m = (name: string): Migration => ({ name, checksum: `sum-${name}`, transactional: true, instance: {} as Migration['instance'] });
+  const m = (name: string): Migration => ({ name, checksum: `sum-${name}`, compiledChecksum: null, className: `C${name}`, transactional: true,
+    file: `migrations/${name}.ts`, sourcePath: `/x/${name}.ts`, codeFile: `/x/${name}.ts`, instance: {} as Migration['instance'] });
   const h = (name: string, checksum = `sum-${name}`): AppliedMigration =>
-    ({ name, checksum, appliedAt: new Date(0), durationMs: 1, appliedBy: 'me', host: 'here', applicationName: 'x' });
+    ({ name, checksum, compiledChecksum: null, appliedAt: new Date(0), durationMs: 1, appliedBy: 'me', host: 'here', applicationName: 'x', baselinedFrom: null });
   const files = [m('1-a'), m('2-b'), m('3-c')];
 
   test('compareHistory sorts into applied, pending, changed and missing', () => {
@@ -110,6 +113,16 @@ describe('choosing what to apply and revert', () => {
     expect(status.pending).toEqual([{ name: '3-c' }]);
     expect(status.changed).toEqual([{ name: '2-b', recorded: 'other', current: 'sum-2-b' }]);
     expect(status.missing).toEqual([{ name: '0-gone' }]);
+    expect(status.outOfOrder).toEqual([]);
+  });
+
+  test('out of order: pending older than the newest applied, refused by assertInOrder unless allowed', () => {
+    const status = compareHistory([h('1-a'), h('3-c')], files);
+    expect(status.outOfOrder).toEqual([{ name: '2-b' }]);
+    expect(() => assertInOrder(status, [files[1]])).toThrow(CheckFailedError);
+    expect(() => assertInOrder(status, [files[1]])).toThrow('Out of order: 2-b is older than 3-c, which is already applied. Nothing was applied.');
+    expect(() => assertInOrder(status, [files[1]], true)).not.toThrow();
+    expect(() => assertInOrder(compareHistory([h('1-a')], files), files.slice(1))).not.toThrow();
   });
 
   test('up: every pending one, or up to --to; an unknown --to is a usage error', () => {

@@ -1,4 +1,4 @@
-import { createProgress, describe as describeProgress, interrupted } from '../../src/cli/progress';
+import { createProgress, describe as describeProgress, interrupted, stoppedWork } from '../../src/cli/progress';
 import { createOutput } from '../../src/cli/output';
 import { InterruptedError } from '../../src/errors';
 import type { Io } from '../../src/cli/io';
@@ -88,11 +88,28 @@ test('after Ctrl-C the next tick stops the work, saying how far it got and how t
     thrown = err;
   }
   expect(thrown).toBeInstanceOf(InterruptedError);
-  expect(thrown).toMatchObject({ exitCode: 130, code: 'INTERRUPTED', message: 'aborted after 2,000 of 1,000,000 rows (seeding).',
+  expect(thrown).toMatchObject({ exitCode: 130, code: 'INTERRUPTED', message: 'Interrupted by SIGINT. Stopped after 2,000 of 1,000,000 rows (seeding).',
     hint: 'Run the same command again.' });
   expect(interrupted(t, 'SIGTERM')).toMatchObject({ exitCode: 143, code: 'TERMINATED' });
   p.stop();
-  expect(interrupted(t, 'SIGINT').message).toBe('aborted; the work in flight was stopped, and what had not committed was rolled back.');
+  // Stopped by the interruption, the work stays known: main adds how far it got to withApp's report.
+  expect(stoppedWork(t)).toEqual({ message: 'Stopped after 2,000 of 1,000,000 rows (seeding).', hint: 'Run the same command again.' });
+  const idle = io();
+  expect(stoppedWork(idle)).toBeUndefined();
+  expect(interrupted(idle, 'SIGINT').message).toBe('Interrupted by SIGINT; the work in flight was stopped, and what had not committed was rolled back.');
+  const finished = io();
+  createProgress(finished, opts, { quiet: true }).stop();
+  expect(stoppedWork(finished)).toBeUndefined(); // work that ended normally is forgotten
+});
+
+test('work that ends by itself once interrupted (saga load) is not stopped by a tick', () => {
+  const stop = new AbortController();
+  const t = io({ signal: stop.signal });
+  const p = createProgress(t, { ...opts, stopsOnInterrupt: false }, { quiet: true });
+  stop.abort('SIGINT');
+  expect(() => p.tick(10)).not.toThrow();
+  p.stop();
+  expect(stoppedWork(t)?.message).toBe('Stopped after 10 of 1,000,000 rows (seeding).');
 });
 
 test('withProgress stops the display however the work ends', async () => {

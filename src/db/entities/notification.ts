@@ -1,6 +1,9 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { UTC_DEFAULT } from './defaults';
 
 @Entity('notifications')
+@Check('notifications_status_known', `status IN ('pending', 'sent', 'failed')`)
+@Index('idx_notifications_user_id_status', ['userId', 'status'])
 export class Notification {
   @PrimaryColumn({ name: 'notification_id', type: 'varchar', length: 100 }) notificationId!: string;
   @Column({ name: 'transaction_id', type: 'varchar', length: 100 }) transactionId!: string;
@@ -10,5 +13,5 @@ export class Notification {
   @Column({ type: 'jsonb' }) channels!: string[];
   @Column({ type: 'varchar', length: 20, default: 'pending' }) status!: string;
   @Column({ name: 'sent_at', type: 'timestamp', nullable: true }) sentAt!: Date | null;
-  @Column({ name: 'created_at', type: 'timestamp', nullable: true }) createdAt!: Date | null;
+  @Column({ name: 'created_at', type: 'timestamp', nullable: true, default: UTC_DEFAULT }) createdAt!: Date | null;
 }

@@ -1,6 +1,11 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Check, Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { UTC_DEFAULT } from './defaults';
 
 @Entity('transaction_logs')
+@Check('transaction_logs_quantity_positive', 'quantity > 0')
+@Check('transaction_logs_price_non_negative', 'price >= 0')
+@Check('transaction_logs_status_known', `status IN ('logged', 'reversed')`)
+@Index('idx_transaction_logs_user_id', ['userId'])
 export class TransactionLog {
   @PrimaryColumn({ name: 'log_id', type: 'varchar', length: 100 }) logId!: string;
   @Column({ name: 'transaction_id', type: 'varchar', length: 100 }) transactionId!: string;
@@ -10,5 +15,5 @@ export class TransactionLog {
   @Column({ type: 'decimal', precision: 10, scale: 2 }) price!: string;
   @Column({ type: 'varchar', length: 20 }) status!: string;
   @Column({ name: 'log_data', type: 'jsonb', nullable: true }) logData!: Record<string, unknown> | null;
-  @Column({ name: 'created_at', type: 'timestamp', nullable: true }) createdAt!: Date | null;
+  @Column({ name: 'created_at', type: 'timestamp', nullable: true, default: UTC_DEFAULT }) createdAt!: Date | null;
 }
