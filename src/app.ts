@@ -131,7 +131,7 @@ async function explain(err: unknown, db: Db): Promise<unknown> {
     message += holders.length > 0 ? ` It waited for ${describeHolders(holders)}.` : ' The session holding it has let go since.';
   }
   const left = await releaseLeases(async (sql, params) => ({ rows: await db.query(sql, params) })).catch((): LeftSaga[] => []);
-  return new AppError(message, mapped.exitCode, [mapped.hint, describeLeft(left)].filter(Boolean).join('\n'));
+  return new AppError(message, mapped.exitCode, [mapped.hint, describeLeft(left)].filter(Boolean).join('\n'), mapped.code);
 }
 
 /** What this process left in flight, and how to finish it; empty when nothing was left. */

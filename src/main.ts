@@ -1,51 +1,80 @@
-import { CommanderError } from 'commander';
-import { AppError, EXIT, OutcomeExit } from './errors';
-import { databaseError } from './db/pg-errors';
+import { EXIT, InterruptedError, Interruption } from './errors';
 import { buildProgram } from './cli/program';
 import { Io, processIo } from './cli/io';
+import { reportOf, wantsJson, writeError } from './cli/error-report';
+import { interrupted, stoppedWork } from './cli/progress';
 
 /** argv -> exit code. The only place errors become exit codes. */
 export async function main(argv: string[], io: Io): Promise<number> {
-  const program = buildProgram(io);
+  const mode = { json: wantsJson(argv), debug: argv.includes('--debug') };
+  const program = buildProgram(io, mode);
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
-    return exitCodeFor(err, io, argv.includes('--debug'));
+    return writeError(reportOf(asInterruption(err, io)), io, mode);
   }
 }
 
-function exitCodeFor(err: unknown, io: Io, debug: boolean): number {
-  if (err instanceof OutcomeExit) return err.exitCode;
-  if (err instanceof CommanderError) {
-    // Commander already printed its message; help and version are successes.
-    return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
-  }
-  err = databaseError(err) ?? err;
-  if (err instanceof AppError) {
-    io.stderr.write(`error: ${err.message}\n`);
-    if (err.hint) io.stderr.write(`${err.hint}\n`);
-    if (debug && err.stack) io.stderr.write(`${err.stack}\n`);
-    return err.exitCode;
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  io.stderr.write(`internal error: ${message}\n`);
-  io.stderr.write(debug && err instanceof Error ? `${err.stack}\n` : 'Run again with --debug for the stack trace.\n');
-  return EXIT.internal;
+/**
+ * After Ctrl-C whatever the command ends with (a cancelled query, a closed connection) is the
+ * interruption: exit 130, saying how far the work got. An interruption the command described
+ * itself (withApp: what was cancelled, what was left) gets how far its long work got added.
+ */
+function asInterruption(err: unknown, io: Io): unknown {
+  if (!(err instanceof InterruptedError)) return io.signal?.aborted ? interrupted(io, io.signal.reason as Interruption) : err;
+  const progress = stoppedWork(io);
+  if (!progress || err.message.includes(progress.message)) return err;
+  const hints = [...new Set([err.hint, progress.hint].filter(Boolean))];
+  return new InterruptedError(err.signal, `${err.message} ${progress.message}`, hints.join('\n') || undefined);
 }
+
+/**
+ * After the first Ctrl-C the command has this long to stop at a safe point (and withApp to cancel its
+ * statements, which it waits up to 5 s for) before the process ends anyway.
+ */
+export const GRACE_MS = 10_000;
 
 export function run(): void {
   // `sagactl ... | head` closes the pipe early: that is the reader's choice, not an error.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => process.exit(err.code === 'EPIPE' ? EXIT.ok : EXIT.internal));
   }
-  main(process.argv.slice(2), processIo()).then(
-    (code) => exitAfterFlush(code),
-    (err) => {
-      process.stderr.write(`internal error: ${err}\n`);
-      exitAfterFlush(EXIT.internal);
-    },
-  );
+  const argv = process.argv.slice(2);
+  const mode = { json: wantsJson(argv), debug: argv.includes('--debug') };
+  const finish = onceOnly((code: number) => exitAfterFlush(code));
+  let io: Io | undefined;
+  const signal = handleInterrupts(process, (interruption) => finish(writeError(reportOf(interrupted(io!, interruption)), io!, mode)));
+  io = processIo(signal);
+  main(argv, io).then(finish, (err) => {
+    process.stderr.write(`internal error: ${err}\n`);
+    finish(EXIT.internal);
+  });
+}
+
+/**
+ * The first SIGINT or SIGTERM aborts the returned signal: the work stops at its next safe point
+ * (progress ticks throw, watches end, prompts close). A second signal, or the grace period running
+ * out, calls `stopNow`: the process ends, and the server rolls back whatever had not committed.
+ */
+export function handleInterrupts(source: Pick<NodeJS.Process, 'on'>, stopNow: (signal: Interruption) => void, graceMs = GRACE_MS): AbortSignal {
+  const controller = new AbortController();
+  const onSignal = (signal: Interruption) => {
+    if (controller.signal.aborted) return stopNow(signal);
+    controller.abort(signal);
+    setTimeout(() => stopNow(signal), graceMs).unref();
+  };
+  source.on('SIGINT', () => onSignal('SIGINT')).on('SIGTERM', () => onSignal('SIGTERM'));
+  return controller.signal;
+}
+
+export function onceOnly<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  let called = false;
+  return (...args) => {
+    if (called) return;
+    called = true;
+    fn(...args);
+  };
 }
 
 /**

@@ -48,7 +48,7 @@ export function withApp<O, I>(
     const config = resolveConfig(ctx.globals, io.env, io.cwd);
     // Loaded here, not at the top, so --help never loads the database layer.
     const { createApp, describeTarget } = (require('../app') as typeof import('../app'));
-    io.stderr.write(`database: ${describeTarget(config.database)}\n`);
+    ctx.out.info(`database: ${describeTarget(config.database)}`);
     const interrupts = listenForInterrupts();
     try {
       const app = await connectUnlessInterrupted(createApp(config, { command: name, log: ctx.out.info }), interrupts);

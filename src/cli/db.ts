@@ -5,8 +5,11 @@ import { Io } from './io';
 import { Ctx, withApp, withoutApp } from './adapter';
 import { Output, toJson } from './output';
 import { resolveConfig } from '../config';
-import { EXIT, OutcomeExit, UsageError } from '../errors';
-import { parseDuration, parseIntOption } from '../duration';
+import { EXIT, InterruptedError, OutcomeExit, UsageError } from '../errors';
+import { chooseFormat, Format, parseWatch, shortDuration } from './format';
+import { reportOf } from './error-report';
+import { watchUntilStopped } from './watch-loop';
+import { parseDuration } from '../duration';
 import type { App } from '../app';
 import type { HealthReport } from '../health/health';
 import type { CheckReport } from '../health/check';
@@ -51,50 +54,63 @@ function embeddedHome(io: Io, opts: { databaseUrl?: string; embedded?: boolean; 
 }
 
 type HealthFlags = { format?: string; output?: string; watch?: string };
-interface HealthInput { format: 'text' | 'json' | 'prometheus'; output?: string; intervalMs?: number }
+interface HealthInput { format: Format; output?: string; intervalMs?: number }
 
 function registerHealth(db: Command, io: Io): void {
+  let input: HealthInput | undefined;
+  const health = withApp<HealthFlags, HealthInput>(io, 'db-health', (ctx) => (input = parseHealth(ctx)), async (app, parsed, ctx) => {
+    if (parsed.intervalMs === undefined) return emitHealth(app, parsed, ctx, false);
+    await watchUntilStopped(ctx.io, { intervalMs: parsed.intervalMs }, () => emitHealth(app, parsed, ctx, true));
+  });
   db.command('health').description('connections, long transactions, lock waits, sizes, cache hit ratio, slow queries, migrations')
-    .option('--format <format>', 'text | json | prometheus (node_exporter textfile format)', 'text')
+    .option('--format <format>', 'table (the default) | json | prometheus (node_exporter textfile format)')
     .option('--output <file>', 'write the report to this file, atomically (temp file + rename), instead of stdout')
-    .option('--watch <seconds>', 'redraw every N seconds, 1 to 86400, until interrupted')
+    .option('--watch <duration>', 'redraw every so often (5s, 1m; a bare number is seconds), until Ctrl-C')
     .addHelpText('after', `
+With --output, a database that cannot be reached still gets a file: sagactl_db_up 0 (JSON: "up": false),
+so the monitoring never keeps reading an old "up"; the command still exits 4.
 Examples:
   $ sagactl db health
   $ sagactl db health --json
-  $ sagactl db health --watch 5
+  $ sagactl db health --watch 5s
   $ sagactl db health --format prometheus --output /var/lib/node_exporter/textfile/sagactl.prom
     (from cron, every minute: node_exporter's textfile collector reads the file)`)
-    .action(withApp<HealthFlags, HealthInput>(io, 'db-health', parseHealth, async (app, input, ctx) => {
-      const { runWatch } = require('../watch') as typeof import('../watch');
-      if (input.intervalMs === undefined) return emitHealth(app, input, ctx, false);
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
+    .action(async (...params: unknown[]) => {
       try {
-        await runWatch({ intervalMs: input.intervalMs, signal: stop.signal }, () => emitHealth(app, input, ctx, true));
-      } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
+        await health(...params);
+      } catch (err) {
+        if (input?.output !== undefined && !(err instanceof InterruptedError)) writeDownReport(io, input, err);
+        throw err;
       }
-    }));
+    });
 }
 
 export function parseHealth(ctx: Ctx<HealthFlags>): HealthInput {
   const o = ctx.opts;
-  const formats = ['text', 'json', 'prometheus'];
-  if (o.format !== undefined && !formats.includes(o.format)) throw new UsageError(`--format must be one of ${formats.join(', ')}, got "${o.format}".`);
-  if (o.json && o.format !== undefined && o.format !== 'text' && o.format !== 'json') {
-    throw new UsageError(`--json and --format ${o.format} exclude each other.`);
-  }
-  const format = (o.json ? 'json' : o.format ?? 'text') as HealthInput['format'];
-  if (o.output !== undefined && format === 'text') {
+  const format = chooseFormat(o);
+  if (o.output !== undefined && format === 'table') {
     throw new UsageError('--output writes --json or --format prometheus; choose one of them.', 'e.g. sagactl db health --format prometheus --output sagactl.prom');
   }
   return {
     format,
     output: o.output === undefined ? undefined : assertWritableTarget(o.output, ctx.io.cwd),
-    intervalMs: o.watch === undefined ? undefined : parseIntOption(o.watch, '--watch', 1, 86_400) * 1000,
+    intervalMs: o.watch === undefined ? undefined : parseWatch(o.watch),
   };
+}
+
+/** The health report could not be made: the file says so (atomically), instead of keeping the last "up". */
+function writeDownReport(io: Io, input: HealthInput, err: unknown): void {
+  const at = new Date();
+  const { writeFileAtomic } = require('../health/atomic-write') as typeof import('../health/atomic-write');
+  const { renderPrometheusDown } = require('../health/prometheus') as typeof import('../health/prometheus');
+  const { code, exitCode, message, hint } = reportOf(err);
+  const text = input.format === 'prometheus' ? renderPrometheusDown(at)
+    : `${toJson({ up: false, at, error: { code, exitCode, message, hint } })}\n`;
+  try {
+    writeFileAtomic(input.output!, text);
+  } catch (writeErr) {
+    io.stderr.write(`warning: could not write ${input.output}: ${(writeErr as Error).message}\n`);
+  }
 }
 
 /** Checked before anything connects, so a bad --output writes nothing and exits 2. */
@@ -125,7 +141,7 @@ async function emitHealth(app: App, input: HealthInput, ctx: Ctx<HealthFlags>, w
   } else {
     // Text: the terminal is cleared before each round of a watch, so it redraws in place.
     if (watching && ctx.io.stdoutIsTTY) ctx.io.stdout.write('\x1b[2J\x1b[H');
-    if (watching) ctx.out.print(ctx.out.color.dim(`${report.at.toISOString()}  every ${ctx.opts.watch} s, Ctrl-C to stop`));
+    if (watching) ctx.out.print(ctx.out.color.dim(`${report.at.toISOString()}  every ${shortDuration(input.intervalMs! / 1000)}, Ctrl-C to stop`));
     printHealth(ctx.out, report);
   }
 }
@@ -170,7 +186,7 @@ Examples:
         const { runChecks } = require('../health/check') as typeof import('../health/check');
         const report = await runChecks(app.db, { olderThanMs });
         ctx.out.result(report, () => printChecks(ctx.out, report));
-        if (!report.ok) throw new OutcomeExit(EXIT.checkFailed);
+        if (!report.ok) throw new OutcomeExit(EXIT.checkFailed, failedSummary(report));
       }));
 }
 
@@ -179,7 +195,10 @@ function printChecks(out: Output, report: CheckReport): void {
     c.name, c.ok ? out.color.green('pass') : out.color.red('FAIL'), c.count,
     c.sample.map((s) => s.id).join(', ') + (c.count > c.sample.length ? `, … ${c.count - c.sample.length} more` : ''),
   ]));
+  out.print(report.ok ? `all ${report.checks.length} checks pass` : failedSummary(report));
+}
+
+function failedSummary(report: CheckReport): string {
   const failed = report.checks.filter((c) => !c.ok);
-  out.print(failed.length === 0 ? `all ${report.checks.length} checks pass`
-    : `${failed.length} of ${report.checks.length} checks fail: ${failed.map((c) => c.name).join(', ')}`);
+  return `${failed.length} of ${report.checks.length} checks fail: ${failed.map((c) => c.name).join(', ')}`;
 }

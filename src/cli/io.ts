@@ -9,9 +9,13 @@ export interface Io {
   stdinIsTTY: boolean;
   stdoutIsTTY: boolean;
   stderrIsTTY: boolean;
+  /** The terminal's width when stdout is one (tables fit it unless COLUMNS says otherwise). */
+  stdoutColumns?: number;
+  /** Aborted by the first Ctrl-C (reason 'SIGINT') or SIGTERM ('SIGTERM'): long work stops at its next step. */
+  signal?: AbortSignal;
 }
 
-export function processIo(): Io {
+export function processIo(signal?: AbortSignal): Io {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
@@ -20,5 +24,7 @@ export function processIo(): Io {
     stdinIsTTY: Boolean(process.stdin.isTTY),
     stdoutIsTTY: Boolean(process.stdout.isTTY),
     stderrIsTTY: Boolean(process.stderr.isTTY),
+    stdoutColumns: process.stdout.isTTY ? process.stdout.columns : undefined,
+    signal,
   };
 }

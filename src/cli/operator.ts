@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output } from './output';
+import { shortDuration } from './format';
 import { assertCanPrompt, chooseMany, confirm } from './prompts';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseDuration, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { CompensationPlan } from '../operator/plan';
 import type { CompensateResult } from '../operator/compensate';
+import type { CompensateRequest, SagaClient } from '../client';
 import type { StuckSaga } from '../operator/stuck';
 import type { RecoverReport, Strategy } from '../operator/recover';
 import type { StepName } from '../saga/types';
@@ -52,18 +54,10 @@ function registerStuck(saga: Command, io: Io): void {
 }
 
 function renderStuck(out: Output, stuck: StuckSaga[], limit: number): void {
-  if (stuck.length === 0) return out.print('no stuck sagas');
   out.table(['transaction id', 'status', 'mode', 'idle', 'why', 'last step', 'attempts', 'last error'],
-    stuck.map((s) => [s.transactionId, s.status, s.mode, idle(s.idleSeconds), s.why, s.lastStep, s.attempts, s.errorCode]));
-  out.print(`${stuck.length} stuck${stuck.length === limit ? ` (the ${limit} stalest; raise --limit for more)` : ''}`);
-}
-
-/** 75 -> "1m15s": how long a saga has not moved. */
-export function idle(seconds: number): string {
-  if (seconds < 60) return `${seconds}s`;
-  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${String(seconds % 60).padStart(2, '0')}s`;
-  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${String(Math.floor((seconds % 3600) / 60)).padStart(2, '0')}m`;
-  return `${Math.floor(seconds / 86_400)}d${Math.floor((seconds % 86_400) / 3600)}h`;
+    stuck.map((s) => [s.transactionId, s.status, s.mode, shortDuration(s.idleSeconds), s.why, s.lastStep, s.attempts, s.errorCode]),
+    { empty: 'no stuck sagas', keep: ['status', 'idle'], drop: ['mode', 'attempts', 'last error', 'last step', 'why'] });
+  if (stuck.length > 0) out.print(`${stuck.length} stuck${stuck.length === limit ? ` (the ${limit} stalest; raise --limit for more)` : ''}`);
 }
 
 type CompFlags = { stuck?: boolean; olderThan: string; status?: string; limit: string; includeCompleted?: boolean;
@@ -99,17 +93,20 @@ Examples:
       const plans = await client.planCompensation(ids, request);
       if (ctx.opts.dryRun) {
         ctx.out.result({ dryRun: true, plans }, () => renderPlans(ctx.out, plans));
-        if (plans.some((p) => p.refusal)) throw new OutcomeExit(EXIT.notFound);
+        const refused = plans.filter((p) => p.refusal).length;
+        if (refused > 0) throw new OutcomeExit(EXIT.notFound, `${refused} of ${plans.length} saga(s) would be refused`);
         return;
       }
       if (!ctx.out.json) renderPlans(ctx.out, plans);
       if (!(await confirm(io, ctx.opts.yes, `Compensate ${plans.filter((p) => !p.refusal).length} saga(s) as planned?`))) {
         throw new UsageError('Not confirmed; nothing compensated.');
       }
-      const results = await client.compensate(ids, { ...request, reason: input.reason, failAt: input.failAt });
+      const results = await compensateEach(client, ids, { ...request, reason: input.reason, failAt: input.failAt }, ctx.out);
       ctx.out.result({ plans, results }, () => renderResults(ctx.out, results));
-      if (results.some((x) => x.outcome === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
-      if (results.some((x) => x.outcome !== 'compensated')) throw new OutcomeExit(EXIT.notFound);
+      const failed = results.filter((x) => x.outcome === 'compensation_failed').length;
+      if (failed > 0) throw new OutcomeExit(EXIT.compensationFailed, `${failed} of ${results.length} compensation(s) failed`);
+      const refused = results.filter((x) => x.outcome !== 'compensated').length;
+      if (refused > 0) throw new OutcomeExit(EXIT.notFound, `${refused} of ${results.length} saga(s) refused or not found`);
     }));
 }
 
@@ -142,14 +139,33 @@ async function pickIds(app: App, ctx: Ctx<CompFlags>, input: CompInput): Promise
   const stuck = (await app.client().findStuck({ olderThanMs: input.olderThanMs }))
     .filter((s) => ctx.opts.status === undefined || s.status === ctx.opts.status).slice(0, input.limit);
   if (ctx.opts.stuck) return stuck.map((s) => s.transactionId);
-  return chooseMany('Which sagas should be compensated?', stuck.map((s) => ({
+  return chooseMany(ctx.io, 'Which sagas should be compensated?', stuck.map((s) => ({
     name: `${s.transactionId}  ${s.status}  ${s.userId} x${s.quantity} ${s.itemId} = ${s.total}  (${s.why})`, value: s.transactionId })));
+}
+
+/**
+ * One saga at a time, so the progress counts sagas really compensated and Ctrl-C stops between
+ * two of them: each saga's compensation commits whole or not at all.
+ */
+async function compensateEach(client: SagaClient, ids: string[], request: CompensateRequest, out: Output): Promise<CompensateResult[]> {
+  if (ids.length === 1) return client.compensate(ids, request);
+  return out.withProgress({ label: 'compensating', unit: 'sagas', total: ids.length,
+    resume: 'Each saga compensated is done whole; run the same command again for the rest (compensated ones are refused as already compensated).' },
+  async (progress) => {
+    const results: CompensateResult[] = [];
+    for (const id of ids) {
+      progress.tick(results.length);
+      results.push(...await client.compensate([id], request));
+    }
+    progress.tick(results.length);
+    return results;
+  });
 }
 
 function renderPlans(out: Output, plans: CompensationPlan[]): void {
   out.table(['transaction id', 'status', 'plan'], plans.map((p) => [p.transactionId, p.status ?? '-',
     p.refusal ? out.color.red(`refused: ${p.refusal}`) : p.undo.map((u) => `${u.action}${u.movement ? ` (ledger #${u.movement})` : ''}`).join('; ')
-      || 'mark compensated (nothing to undo)']));
+      || 'mark compensated (nothing to undo)']), { empty: 'nothing to compensate' });
   for (const p of plans.filter((x) => x.facts.length > 0)) {
     out.print(`${p.transactionId}:`);
     for (const fact of p.facts) out.print(`  - ${fact}`);
@@ -159,7 +175,8 @@ function renderPlans(out: Output, plans: CompensationPlan[]): void {
 function renderResults(out: Output, results: CompensateResult[]): void {
   out.table(['transaction id', 'before', 'outcome', 'undone', 'verified', 'detail'], results.map((r) => [
     r.transactionId, r.before ?? '-', r.outcome === 'compensated' ? out.color.green(r.outcome) : out.color.red(r.outcome),
-    r.undo.map((u) => u.action).join('; '), r.verified === null ? '-' : r.verified ? 'yes' : out.color.red('NO'), r.detail ?? '']));
+    r.undo.map((u) => u.action).join('; '), r.verified === null ? '-' : r.verified ? 'yes' : out.color.red('NO'), r.detail ?? '']),
+  { empty: 'nothing was compensated', drop: ['before', 'verified', 'undone'] });
 }
 
 type RecFlags = { olderThan: string; strategy?: string; limit?: string; dryRun?: boolean; reason?: string; lease: string };
@@ -188,19 +205,19 @@ Examples:
       if (ctx.opts.dryRun) {
         const plan = candidates.map((c) => ({ transactionId: c.transactionId, status: c.status, mode: c.mode, why: c.why, action: actionFor()(c, input.strategy) }));
         return ctx.out.result({ dryRun: true, plan }, () => {
-          if (plan.length > 0) ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], plan.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]));
-          ctx.out.print(`${plan.length} saga(s) would be recovered`);
+          ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], plan.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]),
+            { empty: 'no stuck sagas to recover', drop: ['mode', 'why'] });
+          if (plan.length > 0) ctx.out.print(`${plan.length} saga(s) would be recovered`);
         });
       }
       if (candidates.length > 0 && !(await confirm(io, ctx.opts.yes, `Recover ${candidates.length} stuck saga(s)?`))) {
         throw new UsageError('Not confirmed; nothing recovered.');
       }
-      const bar = ctx.out.progress('recovered', candidates.length);
-      const report = await client.recover({ ...input, candidates, onProgress: (n) => bar.tick(n) });
-      bar.done();
+      const report = await recoverEach(client, input, candidates, ctx.out);
       ctx.out.result(report, () => renderRecovered(ctx.out, report, candidates.length));
-      if (report.results.some((x) => x.after === 'compensation_failed')) throw new OutcomeExit(EXIT.compensationFailed);
-      if (report.refused > 0) throw new OutcomeExit(EXIT.notFound);
+      const failed = report.results.filter((x) => x.after === 'compensation_failed').length;
+      if (failed > 0) throw new OutcomeExit(EXIT.compensationFailed, `${failed} compensation(s) failed during recovery`);
+      if (report.refused > 0) throw new OutcomeExit(EXIT.notFound, `${report.refused} saga(s) refused: records and ledger disagree`);
     }));
 }
 
@@ -220,10 +237,32 @@ function parseRecover(ctx: Ctx<RecFlags>): RecInput {
   return parsed;
 }
 
+/**
+ * One claimed saga at a time, so the progress counts what was really recovered and Ctrl-C stops
+ * between two sagas (each recovered whole, its cache entry invalidated by its own call).
+ */
+async function recoverEach(client: SagaClient, input: RecInput, candidates: StuckSaga[], out: Output): Promise<RecoverReport> {
+  const report: RecoverReport = { results: [], skipped: 0, refused: 0 };
+  if (candidates.length === 0) return report;
+  return out.withProgress({ label: 'recovering', unit: 'sagas', total: candidates.length,
+    resume: 'Each saga recovered is done whole; run `sagactl saga recover` again for the rest.' },
+  async (progress) => {
+    for (const [done, saga] of candidates.entries()) {
+      progress.tick(done);
+      const one = await client.recover({ ...input, candidates: [saga] });
+      report.results.push(...one.results);
+      report.skipped += one.skipped;
+      report.refused += one.refused;
+    }
+    progress.tick(candidates.length);
+    return report;
+  });
+}
+
 function renderRecovered(out: Output, report: RecoverReport, found: number): void {
   if (report.results.length > 0) {
     out.table(['transaction id', 'mode', 'before', 'action', 'after', 'detail'],
-      report.results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after, x.detail ?? '']));
+      report.results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after, x.detail ?? '']), { drop: ['mode', 'before'] });
   }
   const recovered = report.results.length - report.refused;
   const parts = [`${recovered} recovered of ${found} stuck`];

@@ -1,10 +1,12 @@
 import { Chalk, type ChalkInstance } from 'chalk';
-import Table from 'cli-table3';
 import { Io } from './io';
+import { Cell, renderTable } from './table';
+import { createProgress, Progress, ProgressOptions } from './progress';
 
 /**
  * Where a command's words go: data on stdout (JSON with --json), diagnostics on stderr.
  * Colour only on a terminal and never with NO_COLOR (chalk alone does not honour it).
+ * --quiet silences progress and info lines; data, warnings and errors are still printed.
  */
 export interface Output {
   json: boolean;
@@ -14,14 +16,25 @@ export interface Output {
   print(text: string): void;
   info(text: string): void;
   warn(text: string): void;
-  table(head: string[], rows: (string | number | null | undefined)[][]): void;
-  /** A one-line progress display on stderr, only when stderr is a terminal. */
-  progress(label: string, total: number): { tick(done: number): void; done(): void };
+  /** A table fitted to the width (module table.ts); `empty` is printed instead of a table with no rows. */
+  table(head: string[], rows: Cell[][], opts?: { empty?: string; keep?: string[]; drop?: string[] }): void;
+  /** Runs `work` with a progress display (module progress.ts), stopped however the work ends. */
+  withProgress<T>(opts: ProgressOptions, work: (progress: Progress) => Promise<T>): Promise<T>;
 }
 
-export function createOutput(io: Io, opts: { json?: boolean; color?: boolean }): Output {
+export interface OutputFlags {
+  json?: boolean;
+  color?: boolean;
+  quiet?: boolean;
+  wide?: boolean;
+  /** `-o wide`, the short spelling of --wide. */
+  o?: string;
+}
+
+export function createOutput(io: Io, opts: OutputFlags): Output {
   const noColor = io.env.NO_COLOR !== undefined || opts.color === false || !io.stdoutIsTTY;
   const color = new Chalk({ level: noColor ? 0 : 1 });
+  const width = tableWidth(io, opts);
   const out: Output = {
     json: Boolean(opts.json),
     color,
@@ -30,44 +43,32 @@ export function createOutput(io: Io, opts: { json?: boolean; color?: boolean }):
       else human();
     },
     print: (text) => void io.stdout.write(`${text}\n`),
-    info: (text) => void io.stderr.write(`${text}\n`),
+    info: (text) => void (opts.quiet || io.stderr.write(`${text}\n`)),
     warn: (text) => void io.stderr.write(`${color.yellow('warning:')} ${text}\n`),
-    table(head, rows) {
-      const table = new Table({ head: head.map((h) => color.bold(h)), style: { head: [], border: [] } });
-      table.push(...rows.map((r) => r.map((c) => (c === null || c === undefined ? '' : String(c)))));
-      io.stdout.write(`${table.toString()}\n`);
+    table(head, rows, t = {}) {
+      if (rows.length === 0) return out.print(t.empty ?? '(none)');
+      out.print(renderTable(head, rows, { width, keep: t.keep, drop: t.drop, header: color.bold, rule: color.dim }));
     },
-    progress: (label, total) => progressBar(io, label, total),
+    async withProgress(p, work) {
+      const progress = createProgress(io, p, { quiet: Boolean(opts.quiet) });
+      try {
+        return await work(progress);
+      } finally {
+        progress.stop();
+      }
+    },
   };
   return out;
 }
 
-export function toJson(data: unknown): string {
-  return JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
+/** `-o wide`: unbounded; else $COLUMNS when set (in a pipe too), else the terminal's width, else unbounded. */
+export function tableWidth(io: Io, opts: OutputFlags): number | undefined {
+  if (opts.wide || opts.o === 'wide') return undefined;
+  const columns = Number(io.env.COLUMNS);
+  if (Number.isInteger(columns) && columns > 0) return columns;
+  return io.stdoutIsTTY ? io.stdoutColumns : undefined;
 }
 
-function progressBar(io: Io, label: string, total: number) {
-  const started = Date.now();
-  let last = 0;
-  const draw = (done: number) => {
-    const width = 30;
-    const ratio = total > 0 ? Math.min(1, done / total) : 1;
-    const filled = Math.round(ratio * width);
-    const secs = (Date.now() - started) / 1000;
-    const rate = secs > 0 ? Math.round(done / secs) : 0;
-    io.stderr.write(`\r${label} [${'#'.repeat(filled)}${'-'.repeat(width - filled)}] ` +
-      `${(ratio * 100).toFixed(0).padStart(3)}% ${done}/${total} ${rate}/s `);
-  };
-  return {
-    tick(done: number) {
-      if (!io.stderrIsTTY || Date.now() - last < 100) return;
-      last = Date.now();
-      draw(done);
-    },
-    done() {
-      if (!io.stderrIsTTY) return;
-      draw(total);
-      io.stderr.write('\n');
-    },
-  };
+export function toJson(data: unknown): string {
+  return JSON.stringify(data, (_k, v) => (typeof v === 'bigint' ? v.toString() : v), 2);
 }

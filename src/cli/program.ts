@@ -7,16 +7,24 @@ import { registerSeed } from './seed';
 import { registerDb } from './db';
 import { registerSaga } from './saga';
 import { registerStats } from './stats';
+import { registerCompletion } from './completion';
 
 const EXIT_CODES = `
-Exit codes:
-  0 ok                        4 database unreachable, permission refused, lock or statement timeout
-  1 internal error            5 a compensation failed
-  2 usage or invalid input    6 a check failed
-  3 not found / illegal state 7 saga ended without completing
-  130/143 interrupted (SIGINT/SIGTERM): queries cancelled on the server, what was left printed`;
+Exit codes:                                    (the code of the --json error object)
+  0 ok
+  1 internal error                             INTERNAL
+  2 usage, configuration or invalid input      USAGE
+  3 not found / illegal state                  NOT_FOUND, STATE
+  4 database unreachable, permission refused,  UNREACHABLE, AUTH, PERMISSION, TIMEOUT
+    lock or statement timeout
+  5 a compensation failed                      COMPENSATION_FAILED
+  6 a check failed                             CHECK_FAILED
+  7 saga ended without completing              SAGA_NOT_COMPLETED
+  130/143 interrupted (SIGINT/SIGTERM): queries INTERRUPTED, TERMINATED
+    cancelled on the server, what was left printed
+With --json a failure also ends stderr with one line: {"error":{"code","exitCode","message","hint"}}.`;
 
-export function buildProgram(io: Io): Command {
+export function buildProgram(io: Io, mode: { json: boolean } = { json: false }): Command {
   const version = JSON.parse(readFileSync(`${packageRoot()}/package.json`, 'utf8')).version;
   const program = new Command('sagactl')
     .description('Administration and migration tool for the saga-pattern purchase system on PostgreSQL.')
@@ -30,8 +38,11 @@ export function buildProgram(io: Io): Command {
     .addOption(new Option('--statement-timeout <duration>', 'cancel any statement of this tool that runs longer, exit 4 ' +
       '(DB_STATEMENT_TIMEOUT; 0 for none; default: the server\'s or role\'s own)'))
     .option('--no-cache', 'bypass the Redis saga cache even when REDIS_URL is set')
-    .option('--json', 'print results as JSON on stdout')
+    .option('--json', 'print results as JSON on stdout, and errors as one JSON line on stderr')
     .option('-y, --yes', 'answer yes to confirmations')
+    .option('-q, --quiet', 'no progress and no info lines on stderr (data, warnings and errors are still printed)')
+    .addOption(new Option('-o <view>', 'wide: tables show every column in full, whatever the width (also --wide)').choices(['wide']))
+    .option('--wide', 'tables show every column in full, whatever the width')
     .option('--no-color', 'no colours (NO_COLOR is honoured too)')
     .option('--debug', 'print stack traces')
     .showHelpAfterError('(add --help for usage)')
@@ -39,24 +50,30 @@ export function buildProgram(io: Io): Command {
     .configureOutput({
       writeOut: (s) => void io.stdout.write(s),
       writeErr: (s) => void io.stderr.write(s),
+      // With --json an error is one JSON line (main writes it); commander's text would only be noise.
+      outputError: (s, write) => void (mode.json || write(s)),
     })
     .addHelpText('after', `
 Examples:
   $ sagactl migrate up                 apply pending migrations (embedded database by default)
   $ sagactl seed fixtures              load the design's users and items
   $ sagactl migrate status --check     exit 6 when anything is pending or changed (CI gate)
+  $ sagactl saga list -o wide          tables fit the terminal ($COLUMNS); -o wide shows every column in full
   $ DATABASE_URL=postgres://postgres@127.0.0.1:5432/saga_pattern sagactl migrate up
+  $ source <(sagactl completion bash)  tab completion (also zsh, fish)
 ${EXIT_CODES}`);
   registerMigrate(program, io);
   registerSeed(program, io);
   registerSaga(program, io);
   registerDb(program, io);
   registerStats(program, io);
+  registerCompletion(program, io);
   program.hook('preAction', (_root, action) => giveOwnOption(program, action, 'lockTimeout'));
   // Subcommands inherit the error handling and output routing of the root.
   for (const cmd of allCommands(program)) {
-    cmd.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError('(add --help for usage)');
+    cmd.exitOverride().configureOutput(program.configureOutput()).showHelpAfterError(mode.json ? false : '(add --help for usage)');
   }
+  if (mode.json) program.showHelpAfterError(false);
   return program;
 }
 
@@ -73,6 +90,6 @@ function giveOwnOption(root: Command, action: Command, key: string): void {
   delete root.opts()[key];
 }
 
-function allCommands(cmd: Command): Command[] {
+export function allCommands(cmd: Command): Command[] {
   return cmd.commands.flatMap((c) => [c, ...allCommands(c)]);
 }

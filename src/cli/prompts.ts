@@ -1,4 +1,4 @@
-import { UsageError } from '../errors';
+import { InterruptedError, UsageError } from '../errors';
 import { Io } from './io';
 
 /**
@@ -8,8 +8,7 @@ import { Io } from './io';
 export async function confirm(io: Io, yes: boolean | undefined, question: string): Promise<boolean> {
   if (yes) return true;
   assertCanPrompt(io);
-  const { default: inquirer } = (require('inquirer') as typeof import('inquirer'));
-  const answer = await inquirer.prompt([{ type: 'confirm', name: 'ok', message: question, default: false }]);
+  const answer = await ask(io, { type: 'confirm', name: 'ok', message: question, default: false });
   return Boolean(answer.ok);
 }
 
@@ -21,9 +20,31 @@ export function assertCanPrompt(io: Io, yes?: boolean): void {
 }
 
 /** An interactive checklist (only ever called on a terminal). */
-export async function chooseMany(message: string, choices: { name: string; value: string }[]): Promise<string[]> {
+export async function chooseMany(io: Io, message: string, choices: { name: string; value: string }[]): Promise<string[]> {
   if (choices.length === 0) return [];
-  const { default: inquirer } = (require('inquirer') as typeof import('inquirer'));
-  const answer = await inquirer.prompt([{ type: 'checkbox', name: 'ids', message, choices }]);
+  const answer = await ask(io, { type: 'checkbox', name: 'ids', message, choices });
   return answer.ids as string[];
+}
+
+/**
+ * Every prompt goes through here. Ctrl-C at a prompt (inquirer's ExitPromptError: the terminal is
+ * in raw mode, so it arrives as a key, not a signal) or a signal while it waits is an
+ * interruption before anything was written: exit 130, "aborted; nothing was changed".
+ */
+async function ask(io: Io, question: Record<string, unknown>): Promise<Record<string, unknown>> {
+  const { default: inquirer } = (require('inquirer') as typeof import('inquirer'));
+  const prompt = inquirer.createPromptModule({ signal: io.signal });
+  try {
+    return await prompt([question as never]);
+  } catch (err) {
+    if (isPromptExit(err) || io.signal?.aborted) {
+      throw new InterruptedError(io.signal?.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT', 'aborted at the prompt; nothing was changed.');
+    }
+    throw err;
+  }
+}
+
+/** inquirer's error for a prompt closed by Ctrl-C or by the end of its input. */
+export function isPromptExit(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'ExitPromptError' || /force closed the prompt/i.test(err.message));
 }

@@ -27,14 +27,19 @@ function statusColour(out: Output, status: string): string {
   return out.color.red(status);
 }
 
+/** "2026-11-24 10:15:02" (UTC, like the database): a moment in a table, without the noise of ISO's T and Z. */
+export const utcTime = (at: Date | string | null) => (at === null ? '' : new Date(at).toISOString().slice(0, 19).replace('T', ' '));
+
 export function renderSaga(out: Output, s: SagaView): void {
   out.print(`${out.color.bold(s.transactionId)}  ${statusColour(out, s.status)}  (${s.mode})`);
   out.print(`${s.userId} buys ${s.quantity} x ${s.itemId} at ${s.price} = ${s.total}`);
+  out.print(`created ${new Date(s.createdAt).toISOString()}` + (s.completedAt ? `, completed ${new Date(s.completedAt).toISOString()}` : ''));
   if (s.errorCode) out.print(`error: ${s.errorCode}: ${s.errorMessage ?? ''}`);
-  out.table(['step', 'kind', 'status', 'ms', 'error', 'data'], s.steps.map((st) => [
-    st.step, st.kind, statusColour(out, st.status), st.durationMs?.toFixed(2), st.errorCode ?? '',
-    st.data ? JSON.stringify(st.data) : '',
-  ]));
+  // The timeline: when each step ran (UTC, to the millisecond), forward and compensation.
+  out.table(['step', 'kind', 'status', 'at (UTC)', 'ms', 'error', 'data'], s.steps.map((st) => [
+    st.step, st.kind, statusColour(out, st.status), new Date(st.executedAt).toISOString().slice(11, 23), st.durationMs?.toFixed(2),
+    st.errorCode ?? '', st.data ? JSON.stringify(st.data) : '',
+  ]), { empty: 'no step has run yet', drop: ['kind', 'ms', 'error'] });
 }
 
 export function registerSaga(program: Command, io: Io): void {
@@ -76,7 +81,9 @@ Examples:
           renderSaga(ctx.out, view);
         });
         const code = exitCodeOf(view.status);
-        if (code !== EXIT.ok) throw new OutcomeExit(code as typeof EXIT[keyof typeof EXIT]);
+        if (code !== EXIT.ok) {
+          throw new OutcomeExit(code as typeof EXIT[keyof typeof EXIT], `saga ${view.transactionId} ended ${view.status}${view.errorCode ? ` (${view.errorCode})` : ''}`);
+        }
       }));
 
   cmd.command('show <txid>').description('one saga and its whole timeline')
@@ -101,9 +108,10 @@ Examples:
     .action(withApp<ListFlags, ListFilters>(io, 'saga-list', (ctx) => parseListFilters(ctx), async (app, filters, ctx) => {
       const page = await app.client().listSagas(filters);
       ctx.out.result(page, () => {
-        ctx.out.table(['transaction id', 'status', 'mode', 'user', 'item', 'qty', 'total', 'error', 'created'],
+        if (page.sagas.length === 0) return ctx.out.print('no sagas match');
+        ctx.out.table(['transaction id', 'status', 'mode', 'user', 'item', 'qty', 'total', 'error', 'created (UTC)'],
           page.sagas.map((s) => [s.transactionId, statusColour(ctx.out, s.status), s.mode, s.userId, s.itemId, s.quantity,
-            s.total, s.errorCode, new Date(s.createdAt).toISOString()]));
+            s.total, s.errorCode, utcTime(s.createdAt)]), { keep: ['status'], drop: ['mode', 'error', 'user', 'created (UTC)'] });
         ctx.out.print(`${page.sagas.length} shown of ${page.countIsEstimate ? 'about ' : ''}${page.count} matching`);
         if (page.nextCursor) ctx.out.print(`next page: --after ${page.nextCursor}`);
       });
@@ -123,23 +131,26 @@ Examples:
     .addHelpText('after', '\nExamples:\n  $ sagactl seed generate --users 100 --items 10 --balance 1000000.00 --stock 1000000\n  $ sagactl saga load --count 20000 --concurrency 32 --json')
     .action(withApp<LoadFlags, LoadOptions & { leaseMs: number }>(io, 'saga-load',
       (ctx) => ({ ...parseLoadOptions(ctx), leaseMs: validate().parseLease(ctx.opts.lease) }), async (app, opts, ctx) => {
-      const bar = ctx.out.progress('sagas', opts.count);
       const { runLoad } = require('../saga/load') as typeof import('../saga/load');
       const client = app.client({ leaseMs: opts.leaseMs, grouping: ctx.opts.batch !== false });
       const { databaseError } = require('../db/pg-errors') as typeof import('../db/pg-errors');
       // Rejections are results; a purchase the database failed is exit 4, anything else a bug (1).
       let bug = false;
-      const purchase = (req: PurchaseRequest) => client.purchaseOutcome(req).catch((err) => {
-        if (!databaseError(err)) bug = true;
-        throw err;
-      });
-      const result = await runLoad(app.db, { run: purchase }, opts, (done) => bar.tick(done));
-      bar.done();
+      // After Ctrl-C no purchase starts (those in flight are cancelled by withApp); the rest are
+      // counted as not done at once, so the summary is still printed and counts what really ran.
+      const interrupted = () => ctx.io.signal?.aborted === true;
+      const purchase = (req: PurchaseRequest) => (interrupted() ? Promise.reject(new Error('not started: interrupted'))
+        : client.purchaseOutcome(req).catch((err) => {
+          if (!databaseError(err) && !interrupted()) bug = true;
+          throw err;
+        }));
+      const result = await ctx.out.withProgress({ label: 'saga load', unit: 'sagas', total: opts.count, stopsOnInterrupt: false },
+        (progress) => runLoad(app.db, { run: purchase }, opts, (done) => interrupted() || progress.tick(done)));
       ctx.out.result(result, () => renderLoad(ctx.out, result));
       if (result.unfinished > 0) {
         ctx.out.warn(`${result.unfinished} saga(s) did not reach a final status: ${result.errors.join('; ')}. ` +
           'Those that started are left for recovery: sagactl saga recover --yes');
-        throw new OutcomeExit(bug ? EXIT.internal : EXIT.unreachable);
+        throw new OutcomeExit(bug ? EXIT.internal : EXIT.unreachable, `${result.unfinished} saga(s) did not reach a final status`);
       }
     }));
   registerOperator(cmd, io);

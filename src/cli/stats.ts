@@ -3,6 +3,8 @@ import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output, toJson } from './output';
 import { bars, sparkline } from './charts';
+import { watchUntilStopped } from './watch-loop';
+import { chooseFormat, Format, parseWatch, shortDuration } from './format';
 import { StateError, UsageError } from '../errors';
 import { PG, pgCode } from '../db/pg-errors';
 import { parseDuration, parseInstant, parseIntOption } from '../duration';
@@ -10,12 +12,11 @@ import type { App } from '../app';
 import type { SagaStats } from '../stats/summary';
 
 type StatsFlags = { since?: string; until?: string; format?: string; watch?: string; iterations?: string; olderThan: string };
-const FORMATS = ['table', 'json', 'prometheus'] as const;
 
 export interface StatsInput {
   since?: string;
   until?: string;
-  format: (typeof FORMATS)[number];
+  format: Format;
   intervalMs?: number;
   iterations?: number;
   olderThanMs: number;
@@ -25,8 +26,8 @@ export function registerStats(program: Command, io: Io): void {
   program.command('stats').description('saga statistics: counts by status and mode, rates, stuck sagas, latency, throughput, errors')
     .option('--since <time>', 'sagas created at or after: ISO-8601 or a duration ago (15m, 2h, 7d); default: all')
     .option('--until <time>', 'sagas created before: ISO-8601 or a duration ago; default: now')
-    .option('--format <format>', 'table | json | prometheus (text exposition format)', 'table')
-    .option('--watch <seconds>', 'redraw every N seconds, 1 to 86400, until Ctrl-C')
+    .option('--format <format>', 'table (the default) | json | prometheus (text exposition format)')
+    .option('--watch <duration>', 'redraw every so often (5s, 1m; a bare number is seconds), until Ctrl-C')
     .option('--iterations <n>', 'with --watch: stop after N rounds')
     .option('--older-than <duration>', 'the stuck count: sagas unmoved this long with no live lease (and compensation_failed ones)', '1m')
     .addHelpText('after', `
@@ -37,33 +38,20 @@ Examples:
   $ sagactl stats
   $ sagactl stats --since 24h --json
   $ sagactl stats --since 2026-11-01 --until 2026-11-02 --format prometheus
-  $ sagactl stats --since 15m --watch 5`)
+  $ sagactl stats --since 15m --watch 5s`)
     .action(withApp<StatsFlags, StatsInput>(io, 'stats', parseStats, async (app, input, ctx) => {
       if (input.intervalMs === undefined) return emitStats(app, input, ctx, false);
-      const { runWatch } = require('../watch') as typeof import('../watch');
-      const stop = new AbortController();
-      const onSignal = () => stop.abort();
-      process.once('SIGINT', onSignal).once('SIGTERM', onSignal);
-      try {
-        await runWatch({ intervalMs: input.intervalMs, signal: stop.signal, maxIterations: input.iterations },
-          () => emitStats(app, input, ctx, true));
-      } finally {
-        process.off('SIGINT', onSignal).off('SIGTERM', onSignal);
-      }
+      await watchUntilStopped(ctx.io, { intervalMs: input.intervalMs, maxIterations: input.iterations }, () => emitStats(app, input, ctx, true));
     }));
 }
 
 /** Every option is checked before anything connects: a bad value exits 2 and writes nothing. */
 export function parseStats(ctx: Ctx<StatsFlags>): StatsInput {
   const o = ctx.opts;
-  if (!(FORMATS as readonly string[]).includes(o.format ?? 'table')) {
-    throw new UsageError(`--format must be one of ${FORMATS.join(', ')}, got "${o.format}".`);
-  }
-  if (o.json && o.format === 'prometheus') throw new UsageError('--json and --format prometheus exclude each other.');
-  const input: StatsInput = { since: o.since, until: o.until, format: o.json ? 'json' : (o.format as StatsInput['format']) ?? 'table',
+  const input: StatsInput = { since: o.since, until: o.until, format: chooseFormat(o),
     olderThanMs: parseDuration(o.olderThan ?? '1m', '--older-than') };
   windowOf(input, Date.now());
-  if (o.watch !== undefined) input.intervalMs = parseIntOption(o.watch, '--watch', 1, 86_400) * 1000;
+  if (o.watch !== undefined) input.intervalMs = parseWatch(o.watch);
   if (o.iterations !== undefined) {
     if (o.watch === undefined) throw new UsageError('--iterations counts the rounds of --watch; give --watch too.');
     input.iterations = parseIntOption(o.iterations, '--iterations', 1, 1_000_000);
@@ -83,20 +71,14 @@ export function windowOf(input: StatsInput, now: number): { since?: Date; until?
 
 async function emitStats(app: App, input: StatsInput, ctx: Ctx<StatsFlags>, watching: boolean): Promise<void> {
   const { getStats } = require('../stats/read') as typeof import('../stats/read');
-  let bar: ReturnType<Output['progress']> | undefined;
-  const stats = await getStats(app.db, {
-    ...windowOf(input, Date.now()),
-    olderThanMs: input.olderThanMs,
-    onProgress: (done, total) => {
-      if (total < 24 * 60) return; // only a long backlog (the first run) is worth a bar
-      bar ??= ctx.out.progress('building the statistics rollup (minutes)', total);
-      bar.tick(done);
-    },
-  }).catch((err) => {
+  // Only the first run over a long history takes a while: the progress shows nothing for short work.
+  const stats = await ctx.out.withProgress({ label: 'building the statistics rollup', unit: 'minutes', total: 0,
+    resume: 'The minutes rolled so far are kept; the next `sagactl stats` goes on from there.' },
+  (progress) => getStats(app.db, { ...windowOf(input, Date.now()), olderThanMs: input.olderThanMs,
+    onProgress: (done, total) => progress.tick(done, total) })).catch((err) => {
     if (pgCode(err) !== PG.undefinedTable) throw err;
     throw new StateError(`The schema is not migrated: ${(err as Error).message}.`, 'Run `sagactl migrate up` first.');
   });
-  bar?.done();
   if (input.format === 'prometheus') {
     const { renderPrometheus } = require('../stats/prometheus') as typeof import('../stats/prometheus');
     ctx.io.stdout.write(renderPrometheus(stats));
@@ -105,7 +87,7 @@ async function emitStats(app: App, input: StatsInput, ctx: Ctx<StatsFlags>, watc
     ctx.io.stdout.write(watching ? `${JSON.stringify(stats)}\n` : `${toJson(stats)}\n`);
   } else {
     if (watching && ctx.io.stdoutIsTTY) ctx.io.stdout.write('\x1b[2J\x1b[H');
-    if (watching) ctx.out.print(ctx.out.color.dim(`${stats.window.now}  every ${ctx.opts.watch} s, Ctrl-C to stop`));
+    if (watching) ctx.out.print(ctx.out.color.dim(`${stats.window.now}  every ${shortDuration(input.intervalMs! / 1000)}, Ctrl-C to stop`));
     renderStats(ctx.out, stats);
   }
   if (stats.rollup.note) ctx.out.warn(stats.rollup.note);

@@ -1,4 +1,4 @@
-import { AppError, EXIT, ExitCode } from '../errors';
+import { AppError, ErrorCode, EXIT, ExitCode } from '../errors';
 import { tlsFailure } from './tls';
 
 /** PostgreSQL SQLSTATE codes the tool reacts to. */
@@ -71,9 +71,24 @@ export function databaseError(err: unknown): AppError | undefined {
       'The server restarted, stopped or cut the connection; sagas in flight stay recoverable: `sagactl saga stuck`, then `sagactl saga recover`.');
   }
   const own = code === undefined ? undefined : BY_CODE[code]?.(message, err);
-  if (own) return own;
-  const byClass = code === undefined ? undefined : BY_CLASS[code.slice(0, 2)];
-  return byClass?.(message, err);
+  const mapped = own ?? (code === undefined ? undefined : BY_CLASS[code.slice(0, 2)]?.(message, err));
+  if (mapped && code !== undefined) mapped.code = scriptCode(code, mapped.exitCode) ?? mapped.code;
+  return mapped;
+}
+
+/**
+ * Which kind of exit 4 or 3 it is, for the code of the JSON error (README, "Exit codes"): a script
+ * retries a timeout, fixes a secret or a role, or migrates a schema, and tells them apart by it.
+ */
+export function scriptCode(sqlstate: string, exitCode: number): ErrorCode | undefined {
+  if (exitCode === EXIT.unreachable) {
+    if (sqlstate === PG.lockNotAvailable || sqlstate === PG.queryCanceled || sqlstate === PG.idleInTransactionTimeout) return 'TIMEOUT';
+    if (sqlstate === PG.insufficientPrivilege || sqlstate === PG.readOnlyTransaction || sqlstate.startsWith('25')) return 'PERMISSION';
+    if (sqlstate.startsWith('28')) return 'AUTH';
+  }
+  // A schema missing or already there, a change a constraint forbids: states to fix, not things not found.
+  if (exitCode === EXIT.notFound) return 'STATE';
+  return undefined;
 }
 
 type Rule = (message: string, err: unknown) => AppError | undefined;

@@ -216,7 +216,7 @@ export function unreachable(err: unknown, url: string): AppError {
   }
   if (code === PG.invalidPassword || code === PG.invalidAuthorization) {
     return new UnreachableError(`Authentication failed for ${target}: ${message}.`,
-      'Check the user name and password, and pg_hba.conf on the server (it may demand TLS, or refuse it: see sslmode).');
+      'Check the user name and password, and pg_hba.conf on the server (it may demand TLS, or refuse it: see sslmode).', 'AUTH');
   }
   if (code === PG.unknownDatabase) {
     const db = new URL(url).pathname.slice(1);

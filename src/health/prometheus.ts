@@ -1,4 +1,10 @@
 import type { HealthReport } from './health';
+import { formatSample, labelText } from './exposition';
+
+export { labelText };
+
+const UP_HELP = 'Whether the database answered the health queries.';
+const TIMESTAMP_HELP = 'When this report was taken (Unix time).';
 
 /**
  * The report in the Prometheus text exposition format, for node_exporter's textfile collector.
@@ -11,12 +17,12 @@ export function renderPrometheus(r: HealthReport): string {
     const present = samples.filter((s): s is [Record<string, string>, number] => s[1] !== null && Number.isFinite(s[1]));
     if (present.length === 0) return;
     out.push(`# HELP sagactl_${name} ${help}`, `# TYPE sagactl_${name} ${type}`);
-    for (const [labels, value] of present) out.push(`sagactl_${name}${labelText(labels)} ${formatValue(value)}`);
+    for (const [labels, value] of present) out.push(`sagactl_${name}${labelText(labels)} ${formatSample(value)}`);
   };
   const one = (value: number | null): [Record<string, string>, number | null][] => [[{}, value]];
   const longest = (values: number[]) => (values.length > 0 ? Math.max(...values) : 0);
 
-  family('db_up', 'gauge', 'Whether the database answered the health queries.', one(1));
+  family('db_up', 'gauge', UP_HELP, one(1));
   family('db_max_connections', 'gauge', 'The server\'s max_connections.', one(r.server.maxConnections));
   family('db_server_connections', 'gauge', 'Client connections to the whole server, every database.', one(r.server.serverConnections));
   family('db_connections', 'gauge', 'Client connections to this database by state.', connectionSamples(r));
@@ -44,7 +50,7 @@ export function renderPrometheus(r: HealthReport): string {
   for (const key of ['applied', 'pending', 'changed', 'missing'] as const) {
     family(`migrations_${key}`, 'gauge', `Migrations ${key === 'missing' ? 'applied but missing from the sources' : key}.`, one(r.migrations[key]));
   }
-  family('health_timestamp_seconds', 'gauge', 'When this report was taken (Unix time).', one(r.at.getTime() / 1000));
+  family('health_timestamp_seconds', 'gauge', TIMESTAMP_HELP, one(r.at.getTime() / 1000));
   family('health_duration_seconds', 'gauge', 'How long the health queries took.', one(r.durationMs / 1000));
   return `${out.join('\n')}\n`;
 }
@@ -57,12 +63,14 @@ function connectionSamples(r: HealthReport): [Record<string, string>, number][] 
   return [...counts].map(([state, count]) => [{ state }, count]);
 }
 
-/** Label values escaped as the format asks: backslash, double quote and line feed. */
-export function labelText(labels: Record<string, string>): string {
-  const pairs = Object.entries(labels).map(([k, v]) => `${k}="${v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`);
-  return pairs.length > 0 ? `{${pairs.join(',')}}` : '';
-}
-
-function formatValue(value: number): string {
-  return Number.isInteger(value) ? String(value) : String(Math.round(value * 1e6) / 1e6);
+/**
+ * What the file says when the health report could not be made (the database unreachable, a
+ * password refused): down, and when that was seen, so an alert fires instead of an old "up" lingering.
+ */
+export function renderPrometheusDown(at: Date): string {
+  return [
+    `# HELP sagactl_db_up ${UP_HELP}`, '# TYPE sagactl_db_up gauge', 'sagactl_db_up 0',
+    `# HELP sagactl_health_timestamp_seconds ${TIMESTAMP_HELP}`, '# TYPE sagactl_health_timestamp_seconds gauge',
+    `sagactl_health_timestamp_seconds ${formatSample(at.getTime() / 1000)}`, '',
+  ].join('\n');
 }

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import { from as copyFrom } from 'pg-copy-streams';
 import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
-import { GenerateOptions, generatedSaga, itemLine, sagaLine, userLine } from './generate';
+import { GenerateOptions, generatedSaga, itemId, itemLine, sagaId, sagaLine, userId, userLine } from './generate';
 import { HISTORY_COLUMNS, historyOf, HistoryTable } from './history';
 import { resetStatsRollup } from '../stats/rollup';
 import { declareSeed } from './fixtures';
@@ -17,73 +17,119 @@ export interface GenerateResult {
   rows: number;
   /** Present when sagas were asked for. */
   sagas?: number;
+  /** Rows written by this run. */
+  inserted: number;
   /** Rows that already existed and were kept (a re-run over the same seed). */
   skipped: number;
   seconds: number;
+  /** Rows written per second (existing rows cost almost nothing and are not counted). */
   rowsPerSecond: number;
 }
 
 const TABLES = {
-  users: { columns: 'user_id, name, balance, status, purchase_limit', key: 'user_id' },
-  items: { columns: 'item_id, name, price, stock, is_available', key: 'item_id' },
+  users: { columns: 'user_id, name, balance, status, purchase_limit', key: 'user_id', id: userId, digits: 7 },
+  items: { columns: 'item_id, name, price, stock, is_available', key: 'item_id', id: itemId, digits: 6 },
   saga_states: {
     columns: 'transaction_id, status, user_id, item_id, quantity, price, mode, created_at, updated_at, completed_at, ' +
       'error_code, error_message, lease_owner, lease_expires_at',
     key: 'transaction_id',
+    id: sagaId,
+    digits: 10,
   },
 } as const;
 
+type Table = keyof typeof TABLES;
+
+/** Rows processed so far, and in all: the total grows if a table has to be loaded a second way. */
+export type GenerateProgress = (done: number, total: number) => void;
+
 /**
- * Loads generated rows with COPY in one transaction. A fresh table takes the rows straight;
- * if some already exist, COPY fails on the key and we retry through a temporary table and
- * INSERT ... ON CONFLICT DO NOTHING, keeping the existing rows.
+ * Loads generated rows with COPY, one transaction per table. Generated rows already there are
+ * counted first: none, and COPY takes the rows straight; all, and the table is left alone; some
+ * (or a concurrent run got there first), and the rows go through a temporary table and
+ * INSERT ... ON CONFLICT DO NOTHING, keeping the existing rows. The tables that got rows are
+ * ANALYZEd, so the planner's estimates (saga list's count, db health's rows) are right at once.
  */
-export async function generateRows(db: Db, opts: GenerateOptions, onProgress: (done: number) => void): Promise<GenerateResult> {
+export async function generateRows(db: Db, opts: GenerateOptions, onProgress: GenerateProgress): Promise<GenerateResult> {
   const started = process.hrtime.bigint();
-  let done = 0;
-  const progress = (n: number) => onProgress((done += n));
-  let skipped = 0;
   const sagas = opts.sagas ?? 0;
   const plan = [['users', opts.users, userLine], ['items', opts.items, itemLine], ['saga_states', sagas, sagaLine]] as const;
+  const counter = { done: 0, total: opts.users + opts.items + sagas };
+  const progress = (n: number) => onProgress((counter.done += n), counter.total);
+  let inserted = 0;
   for (const [table, count, line] of plan) {
     if (count === 0) continue;
-    const before = done;
-    // Sagas come with their history; back-dated, they land in minutes the statistics rollup may
-    // have folded: it starts over.
-    const after = async (tx: Tx, fresh: boolean) => {
-      if (table !== 'saga_states') return;
-      await loadHistory(tx, opts, fresh);
-      await resetStatsRollup(tx);
-    };
-    try {
-      await db.withTransaction(async (tx) => {
-        await declareSeed(tx);
-        await copyInto(tx, table, count, (k) => line(opts, k), progress);
-        await after(tx, true);
-      });
-    } catch (err) {
-      if (pgCode(err) !== PG.uniqueViolation) throw err;
-      done = before;
-      skipped += await db.withTransaction(async (tx) => {
-        await declareSeed(tx);
-        const kept = await upsertVia(tx, table, count, (k) => line(opts, k), progress);
-        await after(tx, false);
-        return kept;
-      });
-    }
+    inserted += await loadTable(db, opts, table, count, (k) => line(opts, k), progress, counter);
   }
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const rows = opts.users + opts.items + sagas;
-  return { users: opts.users, items: opts.items, ...(opts.sagas === undefined ? {} : { sagas }), rows, skipped, seconds,
-    rowsPerSecond: Math.round(rows / seconds) };
+  return { users: opts.users, items: opts.items, ...(opts.sagas === undefined ? {} : { sagas }), rows, inserted,
+    skipped: rows - inserted, seconds, rowsPerSecond: Math.round(inserted / seconds) };
 }
 
-async function copyInto(tx: Tx, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
+/**
+ * Loads one table's rows 1..count (sagas with their history); returns how many were new. The
+ * tables that got rows are ANALYZEd once committed.
+ */
+async function loadTable(db: Db, opts: GenerateOptions, table: Table, count: number, line: (k: number) => string,
+  progress: (n: number) => void, counter: { total: number }): Promise<number> {
+  // Sagas come with their history; back-dated, they land in minutes the statistics rollup may
+  // have folded: it starts over.
+  const after = async (tx: Tx, fresh: boolean) => {
+    if (table !== 'saga_states') return;
+    await loadHistory(tx, opts, fresh);
+    await resetStatsRollup(tx);
+  };
+  const existing = await countExisting(db, table, count);
+  if (existing === count) {
+    progress(count);
+    return 0;
+  }
+  let written: number | undefined;
+  if (existing === 0) {
+    try {
+      await db.withTransaction(async (tx) => {
+        await declareSeed(tx);
+        await copyInto(tx, table, count, line, progress);
+        await after(tx, true);
+      });
+      written = count;
+    } catch (err) {
+      if (pgCode(err) !== PG.uniqueViolation) throw err;
+      counter.total += count; // another run wrote some meanwhile: the rows go round again, the bar goes on
+    }
+  }
+  written ??= await db.withTransaction(async (tx) => {
+    await declareSeed(tx);
+    const n = await upsertVia(tx, table, count, line, progress);
+    await after(tx, false);
+    return n;
+  });
+  if (written > 0) await analyze(db, table);
+  return written;
+}
+
+/** Users, items and sagas move the ledger (its triggers, or a saga's history): it is analyzed with them. */
+async function analyze(db: Db, table: Table): Promise<void> {
+  const tables = table === 'saga_states' ? [table, ...Object.keys(HISTORY_COLUMNS)] : [table, 'ledger'];
+  for (const t of new Set(tables)) await db.query(`ANALYZE ${t}`);
+}
+
+/** How many of the generated ids 1..count exist: a range scan of the primary key. */
+async function countExisting(db: Db, table: Table, count: number): Promise<number> {
+  const t = TABLES[table];
+  const prefix = t.id(1).slice(0, -t.digits);
+  const rows = await db.query(`SELECT count(*)::int AS n FROM ${table} WHERE ${t.key} BETWEEN $1 AND $2 AND ${t.key} ~ $3`,
+    [t.id(1), t.id(count), `^${prefix}[0-9]{${t.digits}}$`]);
+  return rows[0].n;
+}
+
+async function copyInto(tx: Tx, table: Table, count: number, line: (k: number) => string, progress: (n: number) => void) {
   const sink = tx.client.query(copyFrom(`COPY ${table} (${TABLES[table].columns}) FROM STDIN`));
   await pipeline(Readable.from(chunks(count, line, progress)), sink);
 }
 
-async function upsertVia(tx: Tx, table: keyof typeof TABLES, count: number, line: (k: number) => string, progress: (n: number) => void) {
+async function upsertVia(tx: Tx, table: Table, count: number, line: (k: number) => string, progress: (n: number) => void) {
   await tx.query(`CREATE TEMP TABLE seed_staging (LIKE ${table} INCLUDING DEFAULTS) ON COMMIT DROP`);
   const sink = tx.client.query(copyFrom(`COPY seed_staging (${TABLES[table].columns}) FROM STDIN`));
   await pipeline(Readable.from(chunks(count, line, progress)), sink);
@@ -92,7 +138,7 @@ async function upsertVia(tx: Tx, table: keyof typeof TABLES, count: number, line
   const inserted = await tx.query(`WITH ins AS (INSERT INTO ${table} SELECT * FROM seed_staging ON CONFLICT (${TABLES[table].key}) DO NOTHING
                                               RETURNING ${TABLES[table].key} AS key)
                                    INSERT INTO seed_new SELECT key FROM ins`);
-  return count - (inserted.rowCount ?? 0);
+  return inserted.rowCount ?? 0;
 }
 
 /**

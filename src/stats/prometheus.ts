@@ -1,5 +1,8 @@
 import { SAGA_STATUS } from '../saga/types';
 import { SagaStats } from './summary';
+import { escapeLabel, formatSample } from '../health/exposition';
+
+export { escapeLabel };
 
 /**
  * The Prometheus text exposition format (version 0.0.4): for node_exporter's textfile collector
@@ -8,18 +11,6 @@ import { SagaStats } from './summary';
  */
 type Labels = Record<string, string>;
 interface Metric { name: string; help: string; type: 'gauge' | 'summary'; samples: { suffix?: string; labels?: Labels; value: number | null }[] }
-
-/** Backslash, double quote and newline are the three characters a label value escapes. */
-export function escapeLabel(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
-}
-
-function formatValue(value: number | null): string {
-  if (value === null || Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
-}
 
 const seconds = (ms: number | null) => (ms === null ? null : ms / 1000);
 
@@ -62,7 +53,7 @@ export function renderPrometheus(stats: SagaStats): string {
     lines.push(`# HELP ${m.name} ${m.help.replace(/\\/g, '\\\\').replace(/\n/g, '\\n')}`, `# TYPE ${m.name} ${m.type}`);
     for (const sample of m.samples) {
       const labels = Object.entries(sample.labels ?? {}).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(',');
-      lines.push(`${m.name}${sample.suffix ?? ''}${labels ? `{${labels}}` : ''} ${formatValue(sample.value)}`);
+      lines.push(`${m.name}${sample.suffix ?? ''}${labels ? `{${labels}}` : ''} ${formatSample(sample.value)}`);
     }
   }
   return `${lines.join('\n')}\n`;

@@ -121,11 +121,11 @@ test('each broken invariant is found, counted in full, sampled by id; exit 6', a
     sample: expect.arrayContaining([{ id: 'neg-00', balance: '-0.01' }]) });
   const human = await cli('db', 'check', '--older-than', '3h');
   expect(human.code).toBe(6);
-  expect(human.stdout).toMatch(/no_negative_balance\s+│ FAIL\s+│ 12\s+│ neg-00, neg-01, .*neg-09, … 2 more/);
-  expect(human.stdout).toMatch(/no_stuck_sagas\s+│ pass/);
+  expect(human.stdout).toMatch(/^no_negative_balance +FAIL +12 +neg-00, neg-01, .*neg-09, … 2 more$/m);
+  expect(human.stdout).toMatch(/^no_stuck_sagas +pass +0$/m);
   expect(human.stdout).toContain(`${INVARIANTS.length - 1} of ${INVARIANTS.length} checks fail`);
   // The old flag name still works.
-  expect((await cli('db', 'check', '--stuck-after', '3h')).stdout).toMatch(/no_stuck_sagas\s+│ pass/);
+  expect((await cli('db', 'check', '--stuck-after', '3h')).stdout).toMatch(/^no_stuck_sagas +pass +0$/m);
 });
 
 test('the check runs read-only: even a statement that writes cannot', async () => {

@@ -139,7 +139,8 @@ describe('an unreachable server: exit 4, fast, password masked', () => {
     expect(r.code).toBe(4);
     expect(Date.now() - started).toBeLessThan(15_000);
     expect(firstLine(r.stderr)).toBe('database: postgres://postgres:****@127.0.0.1:1/x (DATABASE_URL)');
-    expect(r.stderr).toContain('error: Cannot reach PostgreSQL at postgres://postgres:****@127.0.0.1:1/x');
+    expect(r.stderr).toContain(argv.includes('--json') ? '{"error":{"code":"UNREACHABLE","exitCode":4,"message":"Cannot reach PostgreSQL at postgres://postgres:****@127.0.0.1:1/x'
+      : 'error: Cannot reach PostgreSQL at postgres://postgres:****@127.0.0.1:1/x');
     expect(r.stderr + r.stdout).not.toContain('hunter2');
     expect(r.stdout).toBe('');
   });

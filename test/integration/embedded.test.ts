@@ -153,15 +153,101 @@ test('three commands at once share one server; the last one out stops it', async
   expect(fs.readdirSync(path.join(home, 'clients'))).toEqual([]);
 }, 120_000);
 
-(process.getuid?.() === 0 ? test : test.skip)('as root, a SAGACTL_HOME the postgres user cannot reach fails with exit 4 and says why', async () => {
+const asRoot = process.getuid?.() === 0 ? test : test.skip;
+
+asRoot('as root, a SAGACTL_HOME behind a folder the postgres user cannot enter still works: the server\'s files go where it can reach them, and HOME says where', async () => {
   const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-')); // 0700, root's
+  const privateHome = path.join(parent, 'home');
+  let server = '';
   try {
-    const r = await runMain(['migrate', 'status'], { SAGACTL_HOME: path.join(parent, 'home') });
-    expect(r.code).toBe(4);
-    expect(r.stderr).toContain(`error: Could not initialise the embedded PostgreSQL in ${parent}/home/data`);
-    expect(r.stderr).toContain('As root, every folder above SAGACTL_HOME must be reachable by the postgres user.');
-    expect(fs.existsSync(path.join(parent, 'home', 'data'))).toBe(false); // a half-made data folder would block the next try
+    const first = await runMain(['migrate', 'up', '--json'], { SAGACTL_HOME: privateHome });
+    expect([first.code, first.code === 0 ? '' : first.stderr]).toEqual([0, '']);
+    server = fs.readFileSync(path.join(privateHome, 'server-dir'), 'utf8').trim();
+    expect(server).toMatch(/^\/var\/lib\/sagactl\/[0-9a-f]{16}$/);
+    expect(first.stderr).toContain(`as root: the postgres user cannot enter ${parent} (mode 700), so the server's files are kept in ${server}`);
+    expect(first.stderr).toContain(`To keep them in ${privateHome}: \`chmod o+x ${parent}\``);
+    expect(first.stderr).toContain(`initialising the embedded PostgreSQL in ${server}/data (once)`);
+    const postgresUid = Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout);
+    expect(fs.statSync(path.join(server, 'data')).uid).toBe(postgresUid);
+    expect(fs.statSync(path.join(server, 'data')).mode & 0o777).toBe(0o700);
+    expect(fs.statSync(server).mode & 0o777).toBe(0o755);
+    expect(fs.existsSync(path.join(privateHome, 'data'))).toBe(false);
+    expect(fs.statSync(path.join(privateHome, 'password')).mode & 0o777).toBe(0o600); // the secret stays with root
+    // Started for the command, stopped after it; the next command finds it all again.
+    expect(embeddedStatus(privateHome)).toEqual({ running: false });
+    const second = await runMain(['migrate', 'status', '--check'], { SAGACTL_HOME: privateHome });
+    expect(second.code).toBe(0);
+    expect(second.stderr).not.toContain('as root:');
+    expect(second.stderr).not.toContain('initialising');
+  } finally {
+    await runMain(['db', 'stop'], { SAGACTL_HOME: privateHome });
+    fs.rmSync(parent, { recursive: true, force: true });
+    if (server) fs.rmSync(server, { recursive: true, force: true });
+  }
+}, 120_000);
+
+asRoot('as root, when the fallback folder is out of reach too: exit 2 naming the first blocked folder and the fix; nothing half made', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-'));
+  const privateHome = path.join(parent, 'home');
+  try {
+    const err = await acquireEmbedded(privateHome, () => undefined, { serverBase: path.join(parent, 'servers') }).catch((e) => e);
+    expect(err).toMatchObject({ exitCode: 2, code: 'USAGE' });
+    expect(err.message).toBe(`As root, the embedded PostgreSQL runs as the postgres user, which cannot enter ${parent} (mode 700), ` +
+      `above ${privateHome}; nor ${parent}, where its files would go instead.`);
+    expect(err.hint).toBe(`Run \`chmod o+x ${parent}\` (others may then pass through that folder, not list it), or set SAGACTL_HOME to a folder the postgres user can reach.`);
+    expect(fs.existsSync(path.join(privateHome, 'server-dir'))).toBe(false);
+    expect(fs.existsSync(path.join(privateHome, 'data'))).toBe(false);
+    expect(fs.existsSync(path.join(parent, 'servers'))).toBe(false);
+    // The fix it names works: the same home, once the folder is passable, keeps its files in place.
+    fs.chmodSync(parent, 0o711);
+    const lease = await acquireEmbedded(privateHome, () => undefined, { serverBase: path.join(parent, 'servers') });
+    await lease.release();
+    expect(fs.existsSync(path.join(privateHome, 'data', 'PG_VERSION'))).toBe(true);
+    expect(fs.existsSync(path.join(privateHome, 'server-dir'))).toBe(false);
   } finally {
     fs.rmSync(parent, { recursive: true, force: true });
+  }
+}, 120_000);
+
+asRoot('as root, data left at the fallback by an earlier checkout at the same path is set aside, never reused', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-'));
+  const base = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-servers-'));
+  fs.chmodSync(base, 0o755);
+  const privateHome = path.join(parent, 'home');
+  try {
+    fs.mkdirSync(privateHome);
+    const crypto = require('node:crypto') as typeof import('node:crypto');
+    const server = path.join(base, crypto.createHash('sha256').update(fs.realpathSync(privateHome)).digest('hex').slice(0, 16));
+    fs.mkdirSync(path.join(server, 'data'), { recursive: true });
+    fs.writeFileSync(path.join(server, 'data', 'PG_VERSION'), '17\n'); // someone else's cluster, its password gone with its checkout
+    const lines: string[] = [];
+    const lease = await acquireEmbedded(privateHome, (l) => lines.push(l), { serverBase: base });
+    await lease.release();
+    expect(fs.readFileSync(path.join(privateHome, 'server-dir'), 'utf8').trim()).toBe(server);
+    expect(fs.readFileSync(path.join(server, 'data', 'PG_VERSION'), 'utf8').trim()).toBe('18');
+    const aside = fs.readdirSync(server).filter((f) => f.startsWith('data.orphaned-'));
+    expect(aside).toHaveLength(1);
+    expect(fs.readFileSync(path.join(server, aside[0], 'PG_VERSION'), 'utf8')).toBe('17\n');
+    expect(lines.some((l) => l.startsWith(`as root: the postgres user cannot enter ${parent} (mode 700)`))).toBe(true);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+    fs.rmSync(base, { recursive: true, force: true });
+  }
+}, 120_000);
+
+asRoot('as root, a server folder the postgres user cannot reach (moved there by hand): exit 4, where to look, no half-made data folder', async () => {
+  const parent = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-private-'));
+  const home2 = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-home-'));
+  try {
+    fs.writeFileSync(path.join(home2, 'server-dir'), `${path.join(parent, 'server')}\n`);
+    fs.mkdirSync(path.join(parent, 'server'));
+    const r = await runMain(['migrate', 'status'], { SAGACTL_HOME: home2 });
+    expect(r.code).toBe(4);
+    expect(r.stderr).toContain(`error: Could not initialise the embedded PostgreSQL in ${parent}/server/data`);
+    expect(r.stderr).toContain(`See ${parent}/server and its folders' permissions.`);
+    expect(fs.existsSync(path.join(parent, 'server', 'data'))).toBe(false);
+  } finally {
+    fs.rmSync(parent, { recursive: true, force: true });
+    fs.rmSync(home2, { recursive: true, force: true });
   }
 }, 60_000);

@@ -213,7 +213,7 @@ describe('checks: status --check and validate', () => {
       expect(validate.code).toBe(6);
       expect(validate.stdout).toContain(`changed ${TABLES_MIGRATION}: recorded ${migrations[0].checksum}`);
       const human = await runBin(['migrate', 'status'], env(), copy);
-      expect(human.stdout).toMatch(new RegExp(`${TABLES_MIGRATION}\\s*│\\s*CHANGED`));
+      expect(human.stdout).toMatch(new RegExp(`^${TABLES_MIGRATION} +CHANGED `, 'm'));
 
       // up refuses, even though the pending index migration is untouched; so does plan.
       const up = await runBin(['migrate', 'up'], env(), copy);

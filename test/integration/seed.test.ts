@@ -109,11 +109,12 @@ describe('seed generate', () => {
     const r = await cli('seed', 'generate', '--users', '500', '--items', '20', '--seed', '3', '--json');
     expect(r.code).toBe(0);
     const s = JSON.parse(r.stdout);
-    expect(s).toEqual({ seed: 3, users: 500, items: 20, rows: 520, skipped: 0, seconds: expect.any(Number), rowsPerSecond: expect.any(Number) });
+    expect(s).toEqual({ seed: 3, users: 500, items: 20, rows: 520, inserted: 520, skipped: 0, seconds: expect.any(Number),
+      rowsPerSecond: expect.any(Number) });
     expect(s.seconds).toBeGreaterThan(0);
     expect(s.rowsPerSecond).toBe(Math.round(520 / s.seconds));
     const human = await cli('seed', 'generate', '--items', '25', '--seed', '3');
-    expect(human.stdout).toMatch(/^generated 0 users and 25 items \(seed 3\) in \d+\.\d\d s: \d+ rows\/s; 20 already existed and were kept\n$/);
+    expect(human.stdout).toMatch(/^seeded 0 users, 25 items \(seed 3\): 5 new, 20 existed, in \d+\.\d\d s \(\d+ rows\/s written\)\n$/);
   });
 
   test('--balance and --stock are written to every row', async () => {
@@ -131,11 +132,35 @@ describe('seed generate', () => {
     // Another seed and a larger N: the 300 stay as they are (even the edited one), 100 are new.
     const again = await cli('seed', 'generate', '--users', '400', '--items', '5', '--seed', '77', '--json');
     expect(again.code).toBe(0);
-    expect(JSON.parse(again.stdout)).toMatchObject({ users: 400, items: 5, rows: 405, skipped: 305 });
+    expect(JSON.parse(again.stdout)).toMatchObject({ users: 400, items: 5, rows: 405, inserted: 100, skipped: 305 });
     expect(await users(t, `user_id LIKE 'gen-%' AND user_id <= 'gen-user-0000300'`)).toEqual(before);
     const added = (await users(t, `user_id = 'gen-user-0000301'`))[0];
     expect(added.balance).toBe(userLine({ users: 400, items: 0, seed: 77 }, 301).split('\t')[2]);
     expect([await count('users'), await count('items')]).toEqual([3 + 400, 4 + 5]);
+  });
+
+  test('a re-run over rows that all exist writes nothing and says so: 0 new, N existed', async () => {
+    expect((await cli('seed', 'generate', '--users', '3000', '--items', '7', '--seed', '4')).code).toBe(0);
+    const before = await users();
+    const again = await cli('seed', 'generate', '--users', '3000', '--items', '7', '--seed', '4');
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^seeded 3000 users, 7 items \(seed 4\): 0 new, 3007 existed, in \d+\.\d\d s\n$/);
+    expect(await users()).toEqual(before); // not even rewritten: xmin unchanged
+    // A non-generated id that sorts among the generated ones is not taken for one of them.
+    await t.db.query(`DELETE FROM users WHERE user_id = 'gen-user-0000010'`);
+    await t.db.query(`INSERT INTO users (user_id, name, balance) VALUES ('gen-user-000001x', 'impostor', 0)`);
+    const json = JSON.parse((await cli('seed', 'generate', '--users', '3000', '--seed', '4', '--json')).stdout);
+    expect(json).toMatchObject({ inserted: 1, skipped: 2999 });
+  });
+
+  test('the tables that got rows are ANALYZEd: the planner knows their size at once', async () => {
+    const estimate = async (table: string) =>
+      (await t.db.query(`SELECT reltuples::bigint AS n FROM pg_class WHERE oid = $1::regclass`, [table]))[0].n;
+    expect((await cli('seed', 'generate', '--users', '20000', '--items', '300')).code).toBe(0);
+    expect(Number(await estimate('users'))).toBe(20000);
+    expect(Number(await estimate('items'))).toBe(300);
+    const health = JSON.parse((await cli('db', 'health', '--json')).stdout);
+    expect(health.tables.find((x: { table: string }) => x.table === 'users').rowsEstimate).toBe(20000);
   });
 
   test.each([

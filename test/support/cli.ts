@@ -12,8 +12,8 @@ export interface CliResult {
   stderr: string;
 }
 
-/** The CLI in-process through main(argv, io): fast, and counted by coverage. */
-export async function runMain(argv: string[], env: Record<string, string | undefined> = {}, tty = false): Promise<CliResult> {
+/** The CLI in-process through main(argv, io): fast, and counted by coverage. `signal` stands for Ctrl-C (abort it with 'SIGINT'). */
+export async function runMain(argv: string[], env: Record<string, string | undefined> = {}, tty = false, signal?: AbortSignal): Promise<CliResult> {
   let stdout = '';
   let stderr = '';
   const io: Io = {
@@ -24,6 +24,7 @@ export async function runMain(argv: string[], env: Record<string, string | undef
     stdinIsTTY: tty,
     stdoutIsTTY: false,
     stderrIsTTY: false,
+    signal,
   };
   const code = await main(argv, io);
   return { code, stdout, stderr };

@@ -187,15 +187,17 @@ describe('bad values: exit 2, nothing written, no database touched', () => {
   const env = { DATABASE_URL: 'postgres://nobody@127.0.0.1:1/x' };
 
   test.each([
-    [['--format', 'xml'], '--format must be one of text, json, prometheus, got "xml"'],
+    [['--format', 'xml'], '--format must be one of table, json, prometheus, got "xml"'],
     [['--json', '--format', 'prometheus'], '--json and --format prometheus exclude each other'],
     [['--output', 'out.prom'], '--output writes --json or --format prometheus'],
     [['--format', 'prometheus', '--output', '/nonexistent-folder/x.prom'], 'the folder /nonexistent-folder does not exist'],
     [['--format', 'prometheus', '--output', os.tmpdir()], 'is a folder, not a file'],
     [['--format', 'prometheus', '--output', ''], '--output needs a file name'],
-    [['--watch', '0'], '--watch must be a whole number from 1 to 86400, got "0"'],
-    [['--watch', 'often'], '--watch must be a whole number'],
-    [['--watch', '1.5'], '--watch must be a whole number'],
+    [['--watch', '0'], '--watch must be from 1s to 24h, got "0"'],
+    [['--watch', '500ms'], '--watch must be from 1s to 24h, got "500ms"'],
+    [['--watch', '25h'], '--watch must be from 1s to 24h, got "25h"'],
+    [['--watch', 'often'], '--watch must be a duration like 30s'],
+    [['--watch', '-5s'], '--watch must be a duration like 30s'],
   ])('db health %j', async (args, message) => {
     const r = await runMain(['db', 'health', ...args.map((a) => a.replace('out.prom', path.join(dir, 'out.prom')))], env);
     expect(r.code).toBe(2);
