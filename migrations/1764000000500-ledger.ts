@@ -42,28 +42,34 @@ const TABLE = `CREATE TABLE ledger (
 )`;
 
 /**
- * The INSERT that writes one statement's movements (`moved`: id, delta, after): what the claims
- * explain, then what they do not, under the declared source or `fallback`.
+ * Writes one statement's movements (`moved`: id, delta, after): what the claims explain, then what
+ * they do not, under the declared source or `fallback`. Without claims (seeding a million users,
+ * a writer that says nothing) the movements go straight in, with no claim to match.
  */
 function record(account: string, moved: string, fallback: string): string {
-  return `WITH moved AS (${moved}),
-    claims AS (
-      SELECT * FROM json_to_recordset(COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]')::json)
-        AS c(account text, id text, saga text, step text, kind text, delta numeric, audit bigint)),
-    claimed AS (
-      SELECT m.id, m.after, c.saga, c.step, c.kind, c.audit, COALESCE(c.delta, m.delta) AS delta
-        FROM moved m JOIN claims c ON COALESCE(c.account, '${account}') = '${account}' AND COALESCE(c.id, m.id) = m.id
-       WHERE c.saga IS NOT NULL),
-    rest AS (
-      SELECT m.id, m.after, m.delta - COALESCE((SELECT sum(x.delta) FROM claimed x WHERE x.id = m.id), 0) AS delta FROM moved m)
-    INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, after, source, transaction_id, step, kind, audit_id)
-    SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), '${account}',
-           id, delta, after, 'saga', saga, step, kind, audit FROM claimed
-    UNION ALL
-    SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), '${account}',
-           id, delta, after, COALESCE(NULLIF(current_setting('sagactl.source', true), ''), '${fallback}'), NULL, NULL, NULL,
-           NULLIF(current_setting('sagactl.audit', true), '')::bigint
-      FROM rest WHERE delta <> 0`;
+  const who = `now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), '${account}'`;
+  const declared = `COALESCE(NULLIF(current_setting('sagactl.source', true), ''), '${fallback}'), NULL, NULL, NULL,
+           NULLIF(current_setting('sagactl.audit', true), '')::bigint`;
+  const columns = 'at, xact, db_user, application, account, account_id, delta, after, source, transaction_id, step, kind, audit_id';
+  return `IF COALESCE(NULLIF(current_setting('sagactl.ledger', true), ''), '[]') = '[]' THEN
+      INSERT INTO ledger (${columns})
+      SELECT ${who}, id, delta, after, ${declared} FROM (${moved}) m;
+    ELSE
+      WITH moved AS (${moved}),
+      claims AS (
+        SELECT * FROM json_to_recordset(current_setting('sagactl.ledger', true)::json)
+          AS c(account text, id text, saga text, step text, kind text, delta numeric, audit bigint)),
+      claimed AS (
+        SELECT m.id, m.after, c.saga, c.step, c.kind, c.audit, COALESCE(c.delta, m.delta) AS delta
+          FROM moved m JOIN claims c ON COALESCE(c.account, '${account}') = '${account}' AND COALESCE(c.id, m.id) = m.id
+         WHERE c.saga IS NOT NULL),
+      rest AS (
+        SELECT m.id, m.after, m.delta - COALESCE((SELECT sum(x.delta) FROM claimed x WHERE x.id = m.id), 0) AS delta FROM moved m)
+      INSERT INTO ledger (${columns})
+      SELECT ${who}, id, delta, after, 'saga', saga, step, kind, audit FROM claimed
+      UNION ALL
+      SELECT ${who}, id, delta, after, ${declared} FROM rest WHERE delta <> 0;
+    END IF`;
 }
 
 /**
