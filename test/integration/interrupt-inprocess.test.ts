@@ -26,6 +26,9 @@ async function session(name: string): Promise<Client> {
   return c;
 }
 
+/** The server process of a session (pg sets it on connect; its types do not declare it). */
+const pidOf = (c: Client) => (c as unknown as { processID: number }).processID;
+
 async function holdRow(table: 'items' | 'users', id: string): Promise<Client> {
   const c = await session('row-holder');
   await c.query('BEGIN');
@@ -101,7 +104,7 @@ describe('cancelOwnWork', () => {
     const open = await session('ours-open');
     const bystander = await session('not-ours');
     try {
-      const [runningPid, openPid] = [running.processID!, open.processID!];
+      const [runningPid, openPid] = [pidOf(running), pidOf(open)];
       const sleeping = running.query('SELECT pg_sleep(30)').then(() => 'finished', (e) => e.code);
       await open.query('BEGIN');
       await open.query(`UPDATE users SET balance = 0 WHERE user_id = 'user-123'`);
@@ -130,7 +133,7 @@ describe('cancelOwnWork', () => {
     try {
       // The cancel is asked for, but with no time to wait the report is made from that one look,
       // when the statement was still running: it is named, so the user knows it may go on a moment.
-      const pid = running.processID!;
+      const pid = pidOf(running);
       const sleeping = running.query('SELECT pg_sleep(30)').catch(() => undefined);
       await waitFor('the sleep to run', async () => (await t.db.query(`SELECT 1 FROM pg_stat_activity WHERE pid = $1 AND state = 'active'`, [pid])).length === 1);
       const report = await cancelOwnWork({ url: t.url, pids: [pid], connectTimeoutMs: 5000, waitMs: 0 });

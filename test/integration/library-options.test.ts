@@ -151,7 +151,6 @@ describe('the client\'s own Redis cache (redisUrl)', () => {
       const saga = await client.purchase({ userId: 'user-123', itemId: 'item-potion', quantity: 1 });
       expect(saga.status).toBe('completed');
       expect((await client.getSaga(saga.transactionId)).status).toBe('completed');
-      await new Promise((r) => setTimeout(r, 50));
     } finally {
       await client.close();
     }
