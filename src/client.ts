@@ -156,10 +156,11 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
 
   const client: SagaClient = {
     db,
-    purchaseOutcome: (input) => runner.run(checkPurchase(input)),
+    // async: a bad input or cursor is a rejected promise, like every other failure, never a synchronous throw.
+    purchaseOutcome: async (input) => runner.run(checkPurchase(input)),
     purchase: async (input) => getSaga(db, (await runner.run(checkPurchase(input))).transactionId),
     getSaga: (id) => readThrough(cache, id, (txid) => getSaga(db, txid)),
-    listSagas: ({ cursor, ...filter } = {}) => listSagas(db, { limit: 50, ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }) }),
+    listSagas: async ({ cursor, ...filter } = {}) => listSagas(db, { limit: 50, ...filter, ...(cursor === undefined ? {} : { after: decodeCursor(cursor) }) }),
     findStuck: (o = {}) => findStuck(db, { olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, limit: o.limit }),
     planCompensation: (ids, o = {}) => planCompensations(runner.engine, ids,
       { includeCompleted: Boolean(o.includeCompleted), olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS, override: o.override }),

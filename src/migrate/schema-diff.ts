@@ -24,6 +24,8 @@ const CREATE_ORDER: ObjectKind[] = ['type', 'function', 'table', 'column', 'cons
 
 const concurrently = (indexdef: string) => indexdef.replace(/^CREATE (UNIQUE )?INDEX /, 'CREATE $1INDEX CONCURRENTLY ');
 const withoutNote = (definition: string) => definition.replace(/ -- (INVALID|DISABLED)$/, '');
+/** A view's definition ("[MATERIALIZED ]VIEW AS <query>", src/migrate/schema.ts) as the statement that makes it, under its name. */
+const viewSql = (o: SchemaObject, verb: string) => `${verb} ${o.definition.replace(/^((?:MATERIALIZED )?VIEW) AS /, `$1 ${o.name} AS `)}`;
 
 function createSql(o: SchemaObject, columns: SchemaObject[]): string[] {
   switch (o.kind) {
@@ -33,7 +35,7 @@ function createSql(o: SchemaObject, columns: SchemaObject[]): string[] {
     case 'index': return [concurrently(withoutNote(o.definition))];
     case 'trigger': return [withoutNote(o.definition), ...(o.definition.endsWith('-- DISABLED') ? [`ALTER TABLE ${o.table} DISABLE TRIGGER ${o.name}`] : [])];
     case 'function': return [o.definition.trim()];
-    case 'view': return [`CREATE ${o.definition}`];
+    case 'view': return [viewSql(o, 'CREATE')];
     case 'type': return [o.definition.startsWith('ENUM') ? `CREATE TYPE ${o.name} AS ${o.definition}` : `CREATE ${o.definition.replace(/^DOMAIN/, `DOMAIN ${o.name}`)}`];
   }
 }
@@ -63,7 +65,8 @@ function alterSql(want: SchemaObject, have: SchemaObject): string[] {
     return sql;
   }
   if (want.kind === 'function') return createSql(want, []);
-  if (want.kind === 'view') return [`CREATE OR REPLACE ${want.definition}`];
+  // A materialized view has no CREATE OR REPLACE: it is dropped and made again, below.
+  if (want.kind === 'view' && !want.definition.startsWith('MATERIALIZED')) return [viewSql(want, 'CREATE OR REPLACE')];
   if (want.kind === 'trigger' && withoutNote(want.definition) === withoutNote(have.definition)) {
     return [`ALTER TABLE ${want.table} ${want.definition.endsWith('-- DISABLED') ? 'DISABLE' : 'ENABLE'} TRIGGER ${want.name}`];
   }
