@@ -4,11 +4,12 @@ import { Ctx, withApp } from './adapter';
 import { Output } from './output';
 import { bars, sparkline } from './charts';
 import { registerOperator } from './operator';
+import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter } from './filters';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
-import { parseInstant, parseIntOption } from '../duration';
+import { parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { SagaView, ListFilters } from '../saga/queries';
-import type { PurchaseRequest, SagaStatus } from '../saga/types';
+import type { PurchaseRequest } from '../saga/types';
 import type { LoadOptions } from '../saga/load';
 
 const queries = () => require('../saga/queries') as typeof import('../saga/queries');
@@ -94,17 +95,11 @@ Examples:
         ctx.out.result(view, () => renderSaga(ctx.out, view));
       }));
 
-  type ListFlags = { status?: string; user?: string; item?: string; mode?: string; since?: string; until?: string; limit: string; after?: string };
-  cmd.command('list').description('sagas, newest first, with filters and keyset paging')
-    .option('--status <status>', 'pending | in_progress | completed | failed | compensating | compensated | compensation_failed')
-    .option('--user <id>', 'only this user')
-    .option('--item <id>', 'only this item')
-    .option('--mode <mode>', 'orchestration | choreography')
-    .option('--since <time>', 'created at or after: ISO-8601 or a duration ago (15m, 2h)')
-    .option('--until <time>', 'created before: ISO-8601 or a duration ago')
+  type ListFlags = FilterFlags & { limit: string; after?: string };
+  addFilterOptions(cmd.command('list').description('sagas, newest first, selected by FILTERS, with keyset paging'))
     .option('--limit <n>', 'rows per page, 1 to 1000', '50')
     .option('--after <cursor>', 'the next page: the cursor the previous page printed')
-    .addHelpText('after', '\nExamples:\n  $ sagactl saga list --status compensated --since 2h\n  $ sagactl saga list --user user-123 --limit 20 --json')
+    .addHelpText('after', `${FILTERS_HELP}\n\nExamples:\n  $ sagactl saga list --status compensated --since 2h\n  $ sagactl saga list --user user-123 --limit 20 --json\n  $ sagactl saga list --error-code INSUFFICIENT_STOCK --item item-sword --step validate_user`)
     .action(withApp<ListFlags, ListFilters>(io, 'saga-list', (ctx) => parseListFilters(ctx), async (app, filters, ctx) => {
       const page = await app.client().listSagas(filters);
       ctx.out.result(page, () => {
@@ -156,25 +151,11 @@ Examples:
   registerOperator(cmd, io);
 }
 
-function parseListFilters(ctx: Ctx<{ status?: string; user?: string; item?: string; mode?: string; since?: string; until?: string; limit: string; after?: string }>): ListFilters {
-  const v = validate();
-  const { SAGA_STATUS } = require('../saga/types') as typeof import('../saga/types');
-  const o = ctx.opts;
-  if (o.status !== undefined && !(Object.values(SAGA_STATUS) as string[]).includes(o.status)) {
-    throw new UsageError(`--status must be one of ${Object.values(SAGA_STATUS).join(', ')}, got "${o.status}".`);
-  }
-  const since = o.since === undefined ? undefined : parseInstant(o.since, '--since');
-  const until = o.until === undefined ? undefined : parseInstant(o.until, '--until');
-  if (since && until && since >= until) throw new UsageError('--since must be before --until.');
+function parseListFilters(ctx: Ctx<FilterFlags & { limit: string; after?: string }>): ListFilters {
   return {
-    status: o.status as SagaStatus | undefined,
-    userId: o.user === undefined ? undefined : v.parseId(o.user, '--user', 50),
-    itemId: o.item === undefined ? undefined : v.parseId(o.item, '--item', 50),
-    mode: o.mode === undefined ? undefined : v.parseMode(o.mode),
-    since,
-    until,
-    limit: parseIntOption(o.limit, '--limit', 1, 1000),
-    after: o.after === undefined ? undefined : queries().decodeCursor(o.after),
+    ...parseFilter(ctx.opts),
+    limit: parseIntOption(ctx.opts.limit, '--limit', 1, 1000),
+    after: ctx.opts.after === undefined ? undefined : queries().decodeCursor(ctx.opts.after),
   };
 }
 

@@ -1,4 +1,5 @@
 import { Db } from '../db/pool';
+import type { AuditAction } from '../saga/types';
 
 /** Who acts: the CLI passes the OS user and host; an application passes its own names. */
 export interface Actor {
@@ -7,7 +8,7 @@ export interface Actor {
 }
 
 export interface AuditEntry {
-  action: 'compensate' | 'recover';
+  action: AuditAction;
   transactionId: string | null;
   reason: string;
   outcome: string;

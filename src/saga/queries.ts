@@ -1,6 +1,7 @@
 import { Db } from '../db/pool';
 import { NotFoundError, UsageError } from '../errors';
 import type { SagaStatus } from './types';
+import { sagaWhere, SagaFilter, Where } from './filter';
 
 export interface SagaStep {
   step: string;
@@ -53,13 +54,8 @@ export async function getSaga(db: Db, id: string): Promise<SagaView> {
   return rows[0];
 }
 
-export interface ListFilters {
-  status?: string;
-  userId?: string;
-  itemId?: string;
-  mode?: string;
-  since?: Date;
-  until?: Date;
+/** FILTERS (src/saga/filter.ts), a page size, and the keyset cursor of the previous page. */
+export interface ListFilters extends SagaFilter {
   limit: number;
   /** Keyset cursor: the last row of the previous page. */
   after?: { createdAt: string; transactionId: string };
@@ -75,34 +71,17 @@ export interface SagaListPage {
 /** Past this many matches an exact count costs more than the page; the planner's estimate is shown. */
 export const EXACT_COUNT_LIMIT = 100_000;
 
-function whereOf(f: ListFilters): { sql: string; params: unknown[] } {
-  const params: unknown[] = [];
-  const conds: string[] = [];
-  const add = (cond: string, value: unknown) => {
-    params.push(value);
-    conds.push(cond.replace('?', `$${params.length}`));
-  };
-  if (f.status) add('status = ?', f.status);
-  if (f.userId) add('user_id = ?', f.userId);
-  if (f.itemId) add('item_id = ?', f.itemId);
-  if (f.mode) add('mode = ?', f.mode);
-  // ISO strings, not Dates: pg would send a Date in this machine's zone, which a timestamp column ignores.
-  if (f.since) add('created_at >= ?', f.since.toISOString());
-  if (f.until) add('created_at < ?', f.until.toISOString());
-  return { sql: conds.length ? `WHERE ${conds.join(' AND ')}` : '', params };
-}
-
 /**
  * One page, newest first, by keyset (created_at, transaction_id): a deep page costs what the
  * first one does, where OFFSET would read and drop every row before it.
  */
 export async function listSagas(db: Db, f: ListFilters): Promise<SagaListPage> {
-  const where = whereOf(f);
+  const where = await sagaWhere(db, f);
   const params = [...where.params];
   let keyset = '';
   if (f.after) {
     params.push(f.after.createdAt, f.after.transactionId);
-    keyset = `${where.sql ? ' AND' : 'WHERE'} (created_at, transaction_id) < ($${params.length - 1}::timestamp, $${params.length})`;
+    keyset = ` AND (s.created_at, s.transaction_id) < ($${params.length - 1}::timestamp, $${params.length})`;
   }
   params.push(f.limit + 1);
   const rows = await db.query(
@@ -110,8 +89,8 @@ export async function listSagas(db: Db, f: ListFilters): Promise<SagaListPage> {
             price::text AS price, (price * quantity)::text AS total, error_code AS "errorCode",
             error_message AS "errorMessage", created_at AS "createdAt", updated_at AS "updatedAt",
             completed_at AS "completedAt", to_char(created_at, 'YYYY-MM-DD HH24:MI:SS.US') AS cursor_at
-       FROM saga_states ${where.sql}${keyset}
-      ORDER BY created_at DESC, transaction_id DESC LIMIT $${params.length}`, params);
+       FROM saga_states s WHERE ${where.sql}${keyset}
+      ORDER BY s.created_at DESC, s.transaction_id DESC LIMIT $${params.length}`, params);
   const more = rows.length > f.limit;
   const page = rows.slice(0, f.limit);
   const last = page[page.length - 1];
@@ -124,11 +103,11 @@ export async function listSagas(db: Db, f: ListFilters): Promise<SagaListPage> {
   };
 }
 
-async function countSagas(db: Db, where: { sql: string; params: unknown[] }): Promise<{ count: number; estimate: boolean }> {
-  const plan = await db.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM saga_states ${where.sql}`, where.params);
+async function countSagas(db: Db, where: Where): Promise<{ count: number; estimate: boolean }> {
+  const plan = await db.query(`EXPLAIN (FORMAT JSON) SELECT 1 FROM saga_states s WHERE ${where.sql}`, where.params);
   const estimated = Math.round(plan[0]['QUERY PLAN'][0].Plan['Plan Rows']);
   if (estimated > EXACT_COUNT_LIMIT) return { count: estimated, estimate: true };
-  const rows = await db.query(`SELECT count(*)::int AS n FROM saga_states ${where.sql}`, where.params);
+  const rows = await db.query(`SELECT count(*)::int AS n FROM saga_states s WHERE ${where.sql}`, where.params);
   return { count: rows[0].n, estimate: false };
 }
 

@@ -34,8 +34,13 @@ export const EVENT_TYPES = [
 ] as const;
 
 /** What an operator did (operator_audit.action), and what came of it (outcome: these or a saga status). */
-export const AUDIT_ACTIONS = ['compensate', 'recover'] as const;
-export const AUDIT_OUTCOMES = ['claimed', 'refused', 'busy', ...Object.values(SAGA_STATUS)] as const;
+export const AUDIT_ACTIONS = [
+  'compensate', 'recover', 'retry', 'bulk_compensate', 'bulk_recover', 'bulk_retry', 'terminate_backend', 'import', 'prune',
+] as const;
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
+export const AUDIT_OUTCOMES = [
+  'claimed', 'refused', 'busy', ...Object.values(SAGA_STATUS), 'done', 'interrupted', 'guard_stopped', 'terminated', 'resent',
+] as const;
 
 /** Where a ledger movement comes from (ledger.source): a saga's step, or a declared non-saga source. */
 export const LEDGER_SOURCES = ['opening', 'seed', 'saga', 'adjustment', 'closing', 'unattributed'] as const;

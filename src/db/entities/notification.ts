@@ -12,6 +12,8 @@ export class Notification {
   @Column({ type: 'text' }) message!: string;
   @Column({ type: 'jsonb' }) channels!: string[];
   @Column({ type: 'varchar', length: 20, default: 'pending' }) status!: string;
+  /** How many times it was sent or tried (saga retry re-sends a failed one). */
+  @Column({ type: 'integer', default: 1 }) attempts!: number;
   @Column({ name: 'sent_at', type: 'timestamp', nullable: true }) sentAt!: Date | null;
   @Column({ name: 'created_at', type: 'timestamp', nullable: true, default: UTC_DEFAULT }) createdAt!: Date | null;
 }
