@@ -68,6 +68,7 @@ ${EXIT_CODES}`);
   registerDb(program, io);
   registerStats(program, io);
   registerCompletion(program, io);
+  (require('./audit') as typeof import('./audit')).registerAudit(program, io);
   program.hook('preAction', (_root, action) => giveOwnOption(program, action, 'lockTimeout'));
   // Subcommands inherit the error handling and output routing of the root.
   for (const cmd of allCommands(program)) {

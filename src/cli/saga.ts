@@ -149,6 +149,7 @@ Examples:
       }
     }));
   registerOperator(cmd, io);
+  (require('./archive') as typeof import('./archive')).registerArchive(cmd, io);
 }
 
 function parseListFilters(ctx: Ctx<FilterFlags & { limit: string; after?: string }>): ListFilters {
