@@ -2,7 +2,7 @@ import { Db } from '../db/pool';
 import { isEmptyFilter, sagaWhere, SagaFilter } from '../saga/filter';
 
 /**
- * `sagactl audit list`: the operator_audit trail, newest first, with keyset paging on its id (a
+ * `sagactl audit list`: the operator_audit trail, newest first, with keyset paging on (at, id) (a
  * deep page costs what the first does). FILTERS select the sagas the rows name (a row of a bulk
  * action, which names none, then drops out); since/until are when the action happened.
  */
@@ -42,11 +42,12 @@ export async function listAudit(db: Db, q: AuditQuery): Promise<AuditPage> {
   if (q.since) conds.push(`a.at >= ${p(q.since.toISOString())}::timestamptz`);
   if (q.until) conds.push(`a.at < ${p(q.until.toISOString())}::timestamptz`);
   if (q.actions) conds.push(`a.action = ANY(${p(q.actions)}::text[])`);
-  if (q.before) conds.push(`a.id < ${p(q.before)}::bigint`);
+  // Keyset on (at, id): the cursor is the last row's id, and the page goes on from that row's moment.
+  if (q.before) conds.push(`(a.at, a.id) < (SELECT c.at, c.id FROM operator_audit c WHERE c.id = ${p(q.before)}::bigint)`);
   const rows = await db.query<AuditEntry>(
     `SELECT a.id::text AS id, a.at, a.os_user AS "osUser", a.host, a.action, a.transaction_id AS "transactionId", a.reason, a.outcome, a.details
        FROM operator_audit a ${conds.length > 0 ? `WHERE ${conds.join(' AND ')}` : ''}
-      ORDER BY a.id DESC LIMIT ${p(q.limit + 1)}`, params);
+      ORDER BY a.at DESC, a.id DESC LIMIT ${p(q.limit + 1)}`, params);
   const entries = rows.slice(0, q.limit);
   return { entries, nextCursor: rows.length > q.limit ? entries[entries.length - 1].id : null };
 }

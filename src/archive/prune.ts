@@ -121,6 +121,7 @@ export async function prune(db: Db, opts: PruneOptions): Promise<PruneResult> {
   if (refreshed.skipped) throw new UsageError(`Nothing pruned: ${refreshed.skipped}, and pruning without it would lose the deleted sagas from stats.`);
   const cutoff = earlier(opts.before, refreshed.rolledUntil ?? new Date(0));
   const sel = selection(await sagaWhere(db, opts.filter), plan.statuses, cutoff, movedBefore);
+  let outcome = 'failed';
   try {
     for (;;) {
       const done = await db.withTransaction((tx) => pruneBatch(tx, sel, opts.batch));
@@ -130,9 +131,10 @@ export async function prune(db: Db, opts: PruneOptions): Promise<PruneResult> {
       result.batches += 1;
       opts.onProgress?.(result.deleted, Math.max(plan.total, result.deleted));
     }
+    outcome = 'done';
   } finally {
     result.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await recordAudit(db, opts.actor, { action: 'prune', transactionId: null, reason: opts.reason, outcome: 'done', details: {
+    await recordAudit(db, opts.actor, { action: 'prune', transactionId: null, reason: opts.reason, outcome, details: {
       before: plan.before, filter: plan.filter, statuses: plan.statuses, deleted: result.deleted, batches: result.batches,
       ledgerAccountsFolded: result.ledgerAccountsFolded, archive: result.archived ?? null, deferred: plan.deferred,
     } });
@@ -156,7 +158,7 @@ async function pruneBatch(tx: Tx, sel: Where, batch: number): Promise<{ deleted:
     opening AS (SELECT DISTINCT ON (l.account, l.account_id) l.id, l.account, l.account_id
                   FROM ledger l JOIN sums USING (account, account_id) WHERE l.source = 'opening' ORDER BY l.account, l.account_id, l.id),
     folded AS (UPDATE ledger l SET delta = l.delta + s.delta FROM opening o JOIN sums s USING (account, account_id)
-                WHERE l.id = o.id RETURNING l.id)
+                WHERE l.id = o.id RETURNING l.id),
     opened AS (INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, source)
       SELECT now(), pg_current_xact_id()::text::bigint, session_user, left(current_setting('application_name'), 100), s.account, s.account_id,
              s.delta, 'opening'
