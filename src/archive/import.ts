@@ -38,7 +38,7 @@ export interface ImportResult {
   /** Lines skipped with skipBad (the first SAMPLE listed). */
   badLines: number;
   badSample: { line: number; why: string }[];
-  /** Whether the archive's end record was read and its counts match the records read. */
+  /** Whether the archive's end record was read and its counts match the records read (and skipped). */
   complete: boolean;
   seconds: number;
 }
@@ -88,7 +88,8 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
       }
     }
     await flush();
-    r.complete = end !== undefined && end.users === read.user && end.items === read.item && end.sagas === read.saga;
+    // Lines skipped with skipBad are records the end record counted too.
+    r.complete = end !== undefined && end.users + end.items + end.sagas === read.user + read.item + read.saga + r.badLines;
     r.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await audit(db, opts, r, r.refused > 0 ? 'refused' : 'done');
     return r;

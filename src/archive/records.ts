@@ -12,6 +12,8 @@ export class BadRecord extends Error {}
 
 type Row = Record<string, unknown>;
 
+const NOT_AN_ARCHIVE = 'the first line must be the archive header ({"type":"header","format":"sagactl-archive",...}): ' +
+  'is this a saga export in ndjson? (import does not read --format csv)';
 const AMOUNT = /^-?\d{1,12}(\.\d{1,2})?$/;
 const STATUSES = Object.values(SAGA_STATUS) as string[];
 
@@ -139,11 +141,10 @@ export function parseRecord(line: string, first: boolean): ArchiveRecord {
   try {
     parsed = JSON.parse(line);
   } catch (err) {
-    fail(`not JSON (${(err as Error).message})`);
+    fail(`not JSON (${(err as Error).message})${first ? `; ${NOT_AN_ARCHIVE}` : ''}`);
   }
   const r = object(parsed, 'a record');
-  if (first && r.type !== 'header') fail('the first line must be the archive header ({"type":"header","format":"sagactl-archive",...}); ' +
-    'is this a saga export in ndjson? (import does not read --format csv)');
+  if (first && r.type !== 'header') fail(NOT_AN_ARCHIVE);
   if (!first && r.type === 'header') fail('a second header: two archives pasted together?');
   switch (r.type) {
     case 'header': return header(r);

@@ -118,7 +118,11 @@ Examples:
         (progress) => archive().importSagas(app.db, lines, { actor: actor(), reason: input.reason, source: path.resolve(input.file),
           skipBad: input.skipBad, onProgress: () => progress.tick(stream.bytesRead) }));
       ctx.out.result(result, () => renderImport(ctx.out, result));
-      if (!result.complete) throw new OutcomeExit(EXIT.usage, 'the archive ends without its end record, or its counts differ: was it cut short? What it held was imported.', 'USAGE');
+      if (!result.complete) {
+        const message = 'the archive ends without its end record, or its counts differ: was it cut short? What it held was imported.';
+        ctx.out.warn(message);
+        throw new OutcomeExit(EXIT.usage, message, 'USAGE');
+      }
       if (result.refused > 0) throw new OutcomeExit(EXIT.notFound, `${result.refused} record(s) refused: they exist with other contents`, 'STATE');
     }));
 }

@@ -1,0 +1,163 @@
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { createTestDb, TestDb } from '../support/database';
+import { runMain } from '../support/cli';
+import { getSaga } from '../../src/saga/queries';
+
+/**
+ * Backup and restore, verified (the design's fourth milestone): a database with sagas of every
+ * status, exported, imported into an empty migrated database, gives the same `db check`, the same
+ * `stats` and the same `saga show` for every saga. Then: importing twice changes nothing, a
+ * record that differs is refused, and a malformed line stops the import at that line.
+ */
+let source: TestDb;
+let target: TestDb;
+let dir: string;
+let archive: string;
+const on = (db: TestDb) => (...argv: string[]) => runMain(argv, { DATABASE_URL: db.url });
+
+beforeAll(async () => {
+  [source, target] = await Promise.all([createTestDb(), createTestDb()]);
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-archive-'));
+  archive = path.join(dir, 'backup.ndjson');
+  const src = on(source);
+  expect((await src('seed', 'fixtures')).code).toBe(0);
+  expect((await src('seed', 'generate', '--users', '30', '--items', '6', '--sagas', '400')).code).toBe(0);
+  // Real runs beside the generated history: completed, a failed undo drill, a rejected buyer, a failed notification.
+  expect((await src('saga', 'run', '--user', 'user-123', '--item', 'item-sword', '--id', 'real-ok')).code).toBe(0);
+  expect((await src('saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--mode', 'choreography', '--id', 'real-choreo')).code).toBe(0);
+  expect((await src('saga', 'run', '--user', 'user-123', '--item', 'item-sword', '--fail-at', 'log_transaction', '--id', 'real-undone')).code).toBe(7);
+  expect((await src('saga', 'run', '--user', 'user-456', '--item', 'item-sword', '--qty', '50', '--id', 'real-rejected')).code).toBe(7);
+  await src('saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--fail-at', 'send_notification', '--id', 'real-no-notice');
+  // The generated sagas left in flight are finished; those whose undo failed, and one completed purchase, compensated by an operator.
+  expect((await src('saga', 'recover', '--yes')).code).toBe(0);
+  const waiting = await source.db.query(`SELECT transaction_id FROM saga_states WHERE status = 'compensation_failed' ORDER BY 1`);
+  expect(waiting.length).toBeGreaterThan(0);
+  const ids = waiting.map((r) => r.transaction_id as string);
+  expect((await src('saga', 'compensate', ...ids, '--reason', 'INC-1: drill', '--yes')).code).toBe(0);
+  expect((await src('saga', 'compensate', 'real-ok', '--include-completed', '--reason', 'refund, ticket 9', '--yes')).code).toBe(0);
+  expect((await src('db', 'check')).code).toBe(0);
+}, 120_000);
+
+afterAll(async () => {
+  await Promise.all([source?.drop(), target?.drop()]);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+const statuses = async (db: TestDb) => (await db.db.query('SELECT status, count(*)::int AS n FROM saga_states GROUP BY 1 ORDER BY 1'));
+/** The statistics without what describes the moment of asking (now, the rollup's progress). */
+async function statsOf(db: TestDb) {
+  const r = await on(db)('stats', '--json');
+  expect(r.code).toBe(0);
+  const { window: _w, rollup: _r, ...stats } = JSON.parse(r.stdout);
+  return stats;
+}
+async function rowCounts(db: TestDb) {
+  const tables = ['users', 'items', 'saga_states', 'saga_step_results', 'transaction_logs', 'notifications', 'saga_events', 'ledger'];
+  return Object.fromEntries(await Promise.all(tables.map(async (t) => [t, (await db.db.query(`SELECT count(*)::int AS n FROM ${t}`))[0].n])));
+}
+
+test('the source holds sagas of every final status, with operator compensations in its audit', async () => {
+  expect((await statuses(source)).map((r) => r.status)).toEqual(['compensated', 'completed', 'failed']);
+  expect((await source.db.query(`SELECT count(*)::int AS n FROM operator_audit WHERE action = 'compensate' AND outcome = 'compensated'`))[0].n)
+    .toBeGreaterThan(1);
+});
+
+test('export, then import into an empty migrated database: db check, stats and every saga show are identical', async () => {
+  const exported = await on(source)('saga', 'export', '--output', archive, '--json');
+  expect(exported.code).toBe(0);
+  const summary = JSON.parse(exported.stdout);
+  const sagas = (await source.db.query('SELECT count(*)::int AS n FROM saga_states'))[0].n;
+  expect(summary).toMatchObject({ format: 'ndjson', sagas, file: archive });
+  const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
+  expect(JSON.parse(lines[0])).toMatchObject({ type: 'header', format: 'sagactl-archive', version: 1 });
+  expect(JSON.parse(lines[lines.length - 1])).toEqual({ type: 'end', users: summary.users, items: summary.items, sagas });
+
+  const imported = await on(target)('saga', 'import', archive, '--json');
+  expect(imported.code).toBe(0);
+  expect(JSON.parse(imported.stdout)).toMatchObject({ imported: { saga: sagas, user: summary.users, item: summary.items }, refused: 0, complete: true });
+
+  expect((await on(target)('db', 'check')).code).toBe(0);
+  expect(await statsOf(target)).toEqual(await statsOf(source));
+  const ids = (await source.db.query('SELECT transaction_id FROM saga_states ORDER BY 1')).map((r) => r.transaction_id as string);
+  for (const id of ids) expect(await getSaga(target.db, id)).toEqual(await getSaga(source.db, id));
+  for (const id of ['real-ok', 'real-undone', 'real-rejected', 'real-no-notice', 'real-choreo']) {
+    expect((await on(target)('saga', 'show', id, '--json')).stdout).toBe((await on(source)('saga', 'show', id, '--json')).stdout);
+  }
+  const balances = 'SELECT user_id, balance::text FROM users ORDER BY 1';
+  expect(await target.db.query(balances)).toEqual(await source.db.query(balances));
+}, 120_000);
+
+test('importing the same archive again changes nothing', async () => {
+  const before = await rowCounts(target);
+  const again = await on(target)('saga', 'import', archive, '--json');
+  expect(again.code).toBe(0);
+  expect(JSON.parse(again.stdout)).toMatchObject({ imported: { user: 0, item: 0, saga: 0 }, refused: 0 });
+  expect(await rowCounts(target)).toEqual(before);
+  expect((await on(target)('db', 'check')).code).toBe(0);
+});
+
+test('a record that exists with other contents is refused (exit 3) and left as it is', async () => {
+  const changed = path.join(dir, 'changed.ndjson');
+  const text = fs.readFileSync(archive, 'utf8').split('\n').map((line) => {
+    if (!line.includes('"real-rejected"') || !line.startsWith('{"type" : "saga"')) return line;
+    const record = JSON.parse(line);
+    record.saga.error_message = 'rewritten';
+    return JSON.stringify(record);
+  }).join('\n');
+  fs.writeFileSync(changed, text);
+  const r = await on(target)('saga', 'import', changed, '--json');
+  expect(r.code).toBe(3);
+  expect(JSON.parse(r.stdout)).toMatchObject({ refused: 1, refusedSample: [expect.objectContaining({ type: 'saga', id: 'real-rejected' })] });
+  expect((await getSaga(target.db, 'real-rejected')).errorMessage).not.toBe('rewritten');
+});
+
+test('a malformed line stops the import at that line: exit 2 naming it, nothing from it on; --skip-bad goes on', async () => {
+  const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
+  const sagaLines = lines.map((l, i) => [l, i + 1] as const).filter(([l]) => l.startsWith('{"type" : "saga"'));
+  const [, badAt] = sagaLines[10];
+  const broken = path.join(dir, 'broken.ndjson');
+  fs.writeFileSync(broken, lines.map((l, i) => (i + 1 === badAt ? l.replace('"quantity": ', '"quantity": -') : l)).join('\n') + '\n');
+  const fresh = await createTestDb();
+  try {
+    const r = await on(fresh)('saga', 'import', broken);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`line ${badAt}: saga.quantity must be a positive integer`));
+    const idAt = (n: number) => JSON.parse(lines[n - 1]).saga.transaction_id as string;
+    const present = async (id: string) => (await fresh.db.query('SELECT 1 FROM saga_states WHERE transaction_id = $1', [id])).length === 1;
+    expect(await present(idAt(sagaLines[9][1]))).toBe(true);
+    expect(await present(idAt(badAt))).toBe(false);
+    expect(await present(idAt(sagaLines[11][1]))).toBe(false);
+    expect((await on(fresh)('db', 'check')).code).toBe(0);
+
+    const skipping = await on(fresh)('saga', 'import', broken, '--skip-bad', '--json');
+    expect(skipping.code).toBe(0);
+    expect(JSON.parse(skipping.stdout)).toMatchObject({ badLines: 1, badSample: [{ line: badAt }], complete: true });
+    expect(await present(idAt(sagaLines[11][1]))).toBe(true);
+    expect((await on(fresh)('db', 'check')).code).toBe(0);
+  } finally {
+    await fresh.drop();
+  }
+}, 60_000);
+
+test('a file cut short (no end record) imports what it holds and exits 2 saying so', async () => {
+  const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
+  const cut = path.join(dir, 'cut.ndjson');
+  fs.writeFileSync(cut, lines.slice(0, -1).join('\n') + '\n');
+  const r = await on(target)('saga', 'import', cut);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/without its end record/);
+});
+
+test('csv: one flat row per saga, with a header; import says it reads ndjson only', async () => {
+  const csv = path.join(dir, 'sagas.csv');
+  expect((await on(source)('saga', 'export', '--format', 'csv', '--status', 'failed', '--output', csv)).code).toBe(0);
+  const rows = fs.readFileSync(csv, 'utf8').trimEnd().split('\n');
+  expect(rows[0]).toBe('transaction_id,status,mode,user_id,item_id,quantity,price,total,error_code,error_message,created_at,updated_at,completed_at,steps,last_step');
+  const failed = (await source.db.query(`SELECT count(*)::int AS n FROM saga_states WHERE status = 'failed'`))[0].n;
+  expect(rows.length - 1).toBe(failed);
+  const r = await on(target)('saga', 'import', csv);
+  expect(r.code).toBe(2);
+  expect(r.stderr).toMatch(/line 1: .*import does not read --format csv/);
+});
