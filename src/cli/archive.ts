@@ -177,8 +177,8 @@ Examples:
       const plan = await core.planPrune(app.db, input);
       if (ctx.opts.dryRun) return ctx.out.result({ dryRun: true, ...plan }, () => renderPlan(ctx.out, plan));
       if (!ctx.out.json) renderPlan(ctx.out, plan);
-      if (plan.total === 0) return ctx.out.result({ ...plan, deleted: 0 }, () => ctx.out.print('Nothing to prune.'));
-      if (!(await confirm(io, ctx.opts.yes, `Delete ${plan.total} saga(s)${input.archive ? ` after archiving them to ${input.archive}` : ''}?`))) {
+      // Nothing to delete needs no confirmation, but the run is still audited (it was asked for).
+      if (plan.total > 0 && !(await confirm(io, ctx.opts.yes, `Delete ${plan.total} saga(s)${input.archive ? ` after archiving them to ${input.archive}` : ''}?`))) {
         throw new UsageError('Not confirmed; nothing pruned.');
       }
       const sink = input.archive ? core.openFileSink(input.archive) : undefined;
