@@ -18,8 +18,10 @@ export interface FileSink {
 
 export function openFileSink(file: string): FileSink {
   const target = path.resolve(file);
-  const temp = path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.partial`);
-  const stream = fs.createWriteStream(temp, { flags: 'wx', mode: 0o644 });
+  // A device or a pipe (/dev/null, a FIFO to a compressor) is written as it is: renaming over it would replace it.
+  const special = fs.existsSync(target) && !fs.statSync(target).isFile();
+  const temp = special ? target : path.join(path.dirname(target), `.${path.basename(target)}.${process.pid}.${crypto.randomBytes(4).toString('hex')}.partial`);
+  const stream = fs.createWriteStream(temp, { flags: special ? 'w' : 'wx', mode: 0o644 });
   let failed: Error | undefined;
   stream.on('error', (err) => (failed = err));
   return {
@@ -32,6 +34,7 @@ export function openFileSink(file: string): FileSink {
       stream.end();
       await once(stream, 'finish');
       if (failed) throw failed;
+      if (special) return;
       const fd = fs.openSync(temp, 'r');
       try {
         fs.fsyncSync(fd);
@@ -42,7 +45,7 @@ export function openFileSink(file: string): FileSink {
     },
     async abort() {
       stream.destroy();
-      fs.rmSync(temp, { force: true });
+      if (!special) fs.rmSync(temp, { force: true });
     },
   };
 }

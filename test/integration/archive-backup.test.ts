@@ -118,7 +118,12 @@ test('a malformed line stops the import at that line: exit 2 naming it, nothing 
   const sagaLines = lines.map((l, i) => [l, i + 1] as const).filter(([l]) => l.startsWith('{"type" : "saga"'));
   const [, badAt] = sagaLines[10];
   const broken = path.join(dir, 'broken.ndjson');
-  fs.writeFileSync(broken, lines.map((l, i) => (i + 1 === badAt ? l.replace('"quantity": ', '"quantity": -') : l)).join('\n') + '\n');
+  const negative = (line: string) => {
+    const record = JSON.parse(line);
+    record.saga.quantity = -record.saga.quantity;
+    return JSON.stringify(record);
+  };
+  fs.writeFileSync(broken, lines.map((l, i) => (i + 1 === badAt ? negative(l) : l)).join('\n') + '\n');
   const fresh = await createTestDb();
   try {
     const r = await on(fresh)('saga', 'import', broken);

@@ -1,0 +1,149 @@
+import crypto from 'node:crypto';
+import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Client } from 'pg';
+import { to as copyTo } from 'pg-copy-streams';
+import { maskUrl } from '../src/config';
+import { packageRoot } from '../src/paths';
+import { admin, urlFor } from './support';
+
+/**
+ * npm run bench:export [-- --sagas N] [--database-url URL] [--keep] [--json]
+ *
+ * The issue's target: `saga export` of N sagas runs within 2x of a plain COPY ... TO STDOUT of
+ * the same rows, with memory flat. For each of two sizes, N and N/10 (the second is the memory
+ * comparison), a fresh database is migrated and seeded with `seed generate --sagas` (users N/100,
+ * items 100), then:
+ *   copy    every row the export reads, as plain COPY (SELECT ...) TO STDOUT of each table it
+ *           reads (sagas, steps, logs, notifications, events, audit, the ledger, users, items),
+ *           consumed and counted by this process; timed from the first COPY to the last byte;
+ *   export  `sagactl saga export --output /dev/null --json` as a child process of the built
+ *           binary under /usr/bin/time: its own seconds (from its first query to its last write),
+ *           its wall time, and its peak RSS (max resident set, KiB).
+ * Nothing here holds a row: COPY is streamed into a byte counter, and the export is another
+ * process. Exit 0 on PASS (ratio <= 2 at N), 1 on FAIL, 2 on usage.
+ */
+const TARGET_RATIO = 2;
+
+interface Args { baseUrl: string; sagas: number; keep: boolean; json: boolean }
+
+function usage(message?: string): never {
+  if (message) process.stderr.write(`error: ${message}\n`);
+  process.stderr.write('usage: npm run bench:export -- [--sagas N] [--database-url URL] [--keep] [--json]\n');
+  process.exit(2);
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', sagas: 100_000, keep: false, json: false };
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--sagas') {
+      const v = argv[++i] ?? '';
+      if (!/^\d+$/.test(v) || Number(v) < 1000 || Number(v) > 100_000_000) usage(`--sagas must be a whole number from 1000 to 100000000, got "${v}"`);
+      args.sagas = Number(v);
+    } else if (flag === '--database-url') args.baseUrl = argv[++i] ?? usage('--database-url needs a value');
+    else if (flag === '--keep') args.keep = true;
+    else if (flag === '--json') args.json = true;
+    else usage(flag === '--help' || flag === '-h' ? undefined : `unknown option ${flag}`);
+  }
+  return args;
+}
+
+/** The built CLI as a child process; resolves with its stdout, stderr and exit code. */
+function run(argv: string[], env: Record<string, string>, timed = false): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bin = path.join(packageRoot(), 'bin', 'sagactl');
+  const [cmd, args] = timed ? ['/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, bin, ...argv]] : [process.execPath, [bin, ...argv]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+async function must(step: string, p: Promise<{ code: number; stdout: string; stderr: string }>) {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${step} failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+/** Every row `saga export` (no FILTERS) reads, as plain COPY of each table. */
+const COPIES = ['saga_states', 'saga_step_results', 'transaction_logs', 'notifications', 'saga_events', 'operator_audit', 'ledger', 'users', 'items']
+  .map((t) => `COPY (SELECT * FROM ${t}) TO STDOUT`);
+
+async function timeCopy(url: string): Promise<{ seconds: number; bytes: number }> {
+  const client = new Client({ connectionString: url });
+  await client.connect();
+  try {
+    let bytes = 0;
+    const started = process.hrtime.bigint();
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    for (const sql of COPIES) {
+      await pipeline(client.query(copyTo(sql)), new Writable({ write(chunk, _enc, done) { bytes += chunk.length; done(); } }));
+    }
+    await client.query('COMMIT');
+    return { seconds: Number(process.hrtime.bigint() - started) / 1e9, bytes };
+  } finally {
+    await client.end();
+  }
+}
+
+interface Trial { sagas: number; copy: { seconds: number; bytes: number; sagasPerSecond: number }; export: { seconds: number; wallSeconds: number;
+  bytes: number; sagasPerSecond: number; peakRssKiB: number }; ratio: number }
+
+async function trial(args: Args, sagas: number): Promise<Trial> {
+  const db = `sagactl_bench_export_${crypto.randomBytes(4).toString('hex')}`;
+  await admin(args.baseUrl, `CREATE DATABASE ${db}`);
+  const env = { DATABASE_URL: urlFor(args.baseUrl, db) };
+  try {
+    await must('migrate up', run(['migrate', 'up', '--quiet'], env));
+    await must('seed generate', run(['seed', 'generate', '--users', String(Math.max(100, Math.floor(sagas / 100))), '--items', '100',
+      '--sagas', String(sagas), '--quiet'], env));
+    await admin(args.baseUrl, 'CHECKPOINT');
+    const copy = await timeCopy(env.DATABASE_URL);
+    const started = process.hrtime.bigint();
+    const r = await must('saga export', run(['saga', 'export', '--output', '/dev/null', '--json', '--quiet'], env, true));
+    const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const summary = JSON.parse(r.stdout);
+    if (summary.sagas !== sagas) throw new Error(`the export wrote ${summary.sagas} sagas, not ${sagas}`);
+    const rss = /maxrss=(\d+)/.exec(r.stderr);
+    return {
+      sagas,
+      copy: { ...copy, sagasPerSecond: Math.round(sagas / copy.seconds) },
+      export: { seconds: summary.seconds, wallSeconds, bytes: summary.bytes, sagasPerSecond: Math.round(sagas / summary.seconds),
+        peakRssKiB: rss ? Number(rss[1]) : NaN },
+      ratio: summary.seconds / copy.seconds,
+    };
+  } finally {
+    if (!args.keep) await admin(args.baseUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+  }
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  process.stderr.write(`server: ${maskUrl(args.baseUrl)}; sizes ${args.sagas} and ${Math.floor(args.sagas / 10)}\n`);
+  const small = await trial(args, Math.floor(args.sagas / 10));
+  const large = await trial(args, args.sagas);
+  const pass = large.ratio <= TARGET_RATIO;
+  if (args.json) process.stdout.write(`${JSON.stringify({ targetRatio: TARGET_RATIO, pass, trials: [small, large] }, null, 2)}\n`);
+  else {
+    for (const t of [small, large]) {
+      process.stdout.write(`${t.sagas} sagas: COPY ${t.copy.sagasPerSecond} sagas/s (${(t.copy.bytes / 1e6).toFixed(1)} MB in ${t.copy.seconds.toFixed(2)} s); ` +
+        `export ${t.export.sagasPerSecond} sagas/s (${(t.export.bytes / 1e6).toFixed(1)} MB in ${t.export.seconds.toFixed(2)} s, wall ${t.export.wallSeconds.toFixed(2)} s); ` +
+        `ratio ${t.ratio.toFixed(2)}x; export peak RSS ${(t.export.peakRssKiB / 1024).toFixed(1)} MiB\n`);
+    }
+    process.stdout.write(`${pass ? 'PASS' : 'FAIL'}: export within ${TARGET_RATIO}x of COPY at ${large.sagas} sagas (${large.ratio.toFixed(2)}x); ` +
+      `peak RSS ${(small.export.peakRssKiB / 1024).toFixed(1)} MiB at ${small.sagas}, ${(large.export.peakRssKiB / 1024).toFixed(1)} MiB at ${large.sagas}\n`);
+  }
+  process.exitCode = pass ? 0 : 1;
+}
+
+main().catch((err) => {
+  process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+  process.exitCode = 1;
+});
