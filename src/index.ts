@@ -31,6 +31,17 @@ export {
   SAGA_CACHE, TOMBSTONE, sagaCacheKey, encodeSagaView, decodeSagaView, isCacheable, NO_CACHE,
 } from './cache/saga-cache';
 export type { SagaCache } from './cache/saga-cache';
+// Export, import, retention and the audit viewer: functions over a client's `db` (client.db), as the CLI calls them.
+export { exportSagas } from './archive/export';
+export type { ExportOptions, ExportResult, ExportFormat } from './archive/export';
+export { importSagas, ImportLineError } from './archive/import';
+export type { ImportOptions, ImportResult } from './archive/import';
+export { prune, planPrune, PRUNABLE } from './archive/prune';
+export type { PruneOptions, PrunePlan, PruneResult } from './archive/prune';
+export { openFileSink } from './archive/file-sink';
+export { listAudit } from './archive/list-audit';
+export type { AuditQuery, AuditPage, AuditEntry } from './archive/list-audit';
+export { ARCHIVE_FORMAT, ARCHIVE_VERSION } from './archive/format';
 export {
   AppError, UsageError, NotFoundError, StateError, UnreachableError, CheckFailedError, EXIT,
 } from './errors';

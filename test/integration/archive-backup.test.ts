@@ -4,6 +4,7 @@ import path from 'node:path';
 import { createTestDb, TestDb } from '../support/database';
 import { runMain } from '../support/cli';
 import { getSaga } from '../../src/saga/queries';
+import { ARCHIVE_COLUMNS } from '../../src/archive/format';
 
 /**
  * Backup and restore, verified (the design's fourth milestone): a database with sagas of every
@@ -57,6 +58,14 @@ async function rowCounts(db: TestDb) {
   const tables = ['users', 'items', 'saga_states', 'saga_step_results', 'transaction_logs', 'notifications', 'saga_events', 'ledger'];
   return Object.fromEntries(await Promise.all(tables.map(async (t) => [t, (await db.db.query(`SELECT count(*)::int AS n FROM ${t}`))[0].n])));
 }
+
+test('the archive names every column of every table it carries (a new column must be added to ARCHIVE_COLUMNS)', async () => {
+  for (const [table, columns] of Object.entries(ARCHIVE_COLUMNS)) {
+    const rows = await source.db.query(`SELECT attname FROM pg_attribute WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped
+       AND (attname <> 'id' OR $1::text = 'operator_audit') ORDER BY attname`, [table]);
+    expect([...columns].map((c) => c.replace('::text', '')).sort()).toEqual(rows.map((r) => r.attname));
+  }
+});
 
 test('the source holds sagas of every final status, with operator compensations in its audit', async () => {
   expect((await statuses(source)).map((r) => r.status)).toEqual(['compensated', 'completed', 'failed']);
