@@ -1,6 +1,6 @@
 import { Db } from '../db/pool';
 import { pgCode } from '../db/pg-errors';
-import { UsageError } from '../errors';
+import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
 import { EndRecord } from './format';
 import { BadRecord, parseRecord } from './records';
@@ -95,7 +95,7 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
     return r;
   } catch (err) {
     r.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await audit(db, opts, r, err instanceof ImportLineError ? 'failed' : 'interrupted').catch(() => undefined);
+    await audit(db, opts, r, err instanceof InterruptedError ? 'interrupted' : 'failed').catch(() => undefined);
     throw err;
   }
 }

@@ -1,5 +1,5 @@
 import { Db, Tx } from '../db/pool';
-import { UsageError } from '../errors';
+import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
 import { filterJson, sagaWhere, SagaFilter, Where } from '../saga/filter';
 import { refreshRollup, SETTLE_MS } from '../stats/rollup';
@@ -132,12 +132,18 @@ export async function prune(db: Db, opts: PruneOptions): Promise<PruneResult> {
       opts.onProgress?.(result.deleted, Math.max(plan.total, result.deleted));
     }
     outcome = 'done';
+  } catch (err) {
+    if (err instanceof InterruptedError) outcome = 'interrupted';
+    throw err;
   } finally {
     result.seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // A run that failed or was interrupted is still audited when the database can be reached; its own error is the one reported.
     await recordAudit(db, opts.actor, { action: 'prune', transactionId: null, reason: opts.reason, outcome, details: {
       before: plan.before, filter: plan.filter, statuses: plan.statuses, deleted: result.deleted, batches: result.batches,
       ledgerAccountsFolded: result.ledgerAccountsFolded, archive: result.archived ?? null, deferred: plan.deferred,
-    } });
+    } }).catch((err) => {
+      if (outcome === 'done') throw err;
+    });
   }
   return result;
 }

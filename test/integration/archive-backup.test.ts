@@ -175,3 +175,10 @@ test('csv: one flat row per saga, with a header; import says it reads ndjson onl
   expect(r.code).toBe(2);
   expect(r.stderr).toMatch(/line 1: .*import does not read --format csv/);
 });
+
+test('--output to a device is written in place, never renamed over (/dev/null stays a device)', async () => {
+  const r = await on(source)('saga', 'export', '--status', 'failed', '--output', '/dev/null');
+  expect(r.code).toBe(0);
+  expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
+  expect(fs.readdirSync('/dev').filter((f) => f.startsWith('.null.'))).toEqual([]);
+});
