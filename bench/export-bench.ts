@@ -19,11 +19,11 @@ import { admin, urlFor } from './support';
  *   copy    every row the export reads, as plain COPY (SELECT ...) TO STDOUT of each table it
  *           reads (sagas, steps, logs, notifications, events, audit, the ledger, users, items),
  *           consumed and counted by this process; timed from the first COPY to the last byte;
- *   export  `sagactl saga export --output /dev/null --json` as a child process of the built
- *           binary under /usr/bin/time: its own seconds (from its first query to its last write),
- *           its wall time, and its peak RSS (max resident set, KiB).
+ *   export  `sagactl saga export --output /dev/null --jobs J --json` (J = 1, then 2) as a child
+ *           process of the built binary under /usr/bin/time: its own seconds (from its first query
+ *           to its last write), its wall time, and its peak RSS (max resident set, KiB).
  * Nothing here holds a row: COPY is streamed into a byte counter, and the export is another
- * process. Exit 0 on PASS (ratio <= 2 at N), 1 on FAIL, 2 on usage.
+ * process. Exit 0 on PASS (the better ratio <= 2 at N), 1 on FAIL, 2 on usage.
  */
 const TARGET_RATIO = 2;
 
@@ -93,8 +93,20 @@ async function timeCopy(url: string): Promise<{ seconds: number; bytes: number }
   }
 }
 
-interface Trial { sagas: number; copy: { seconds: number; bytes: number; sagasPerSecond: number }; export: { seconds: number; wallSeconds: number;
-  bytes: number; sagasPerSecond: number; peakRssKiB: number }; ratio: number }
+interface Export { jobs: number; seconds: number; wallSeconds: number; bytes: number; sagasPerSecond: number; peakRssKiB: number; ratio: number }
+interface Trial { sagas: number; copy: { seconds: number; bytes: number; sagasPerSecond: number }; exports: Export[] }
+
+/** `saga export --jobs N` of the whole database to /dev/null, under /usr/bin/time for its peak RSS. */
+async function timeExport(env: Record<string, string>, sagas: number, jobs: number, copySeconds: number): Promise<Export> {
+  const started = process.hrtime.bigint();
+  const r = await must('saga export', run(['saga', 'export', '--output', '/dev/null', '--jobs', String(jobs), '--json', '--quiet'], env, true));
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const summary = JSON.parse(r.stdout);
+  if (summary.sagas !== sagas) throw new Error(`the export wrote ${summary.sagas} sagas, not ${sagas}`);
+  const rss = /maxrss=(\d+)/.exec(r.stderr);
+  return { jobs, seconds: summary.seconds, wallSeconds, bytes: summary.bytes, sagasPerSecond: Math.round(sagas / summary.seconds),
+    peakRssKiB: rss ? Number(rss[1]) : NaN, ratio: summary.seconds / copySeconds };
+}
 
 async function trial(args: Args, sagas: number): Promise<Trial> {
   const db = `sagactl_bench_export_${crypto.randomBytes(4).toString('hex')}`;
@@ -106,19 +118,8 @@ async function trial(args: Args, sagas: number): Promise<Trial> {
       '--sagas', String(sagas), '--quiet'], env));
     await admin(args.baseUrl, 'CHECKPOINT');
     const copy = await timeCopy(env.DATABASE_URL);
-    const started = process.hrtime.bigint();
-    const r = await must('saga export', run(['saga', 'export', '--output', '/dev/null', '--json', '--quiet'], env, true));
-    const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
-    const summary = JSON.parse(r.stdout);
-    if (summary.sagas !== sagas) throw new Error(`the export wrote ${summary.sagas} sagas, not ${sagas}`);
-    const rss = /maxrss=(\d+)/.exec(r.stderr);
-    return {
-      sagas,
-      copy: { ...copy, sagasPerSecond: Math.round(sagas / copy.seconds) },
-      export: { seconds: summary.seconds, wallSeconds, bytes: summary.bytes, sagasPerSecond: Math.round(sagas / summary.seconds),
-        peakRssKiB: rss ? Number(rss[1]) : NaN },
-      ratio: summary.seconds / copy.seconds,
-    };
+    const exports = [await timeExport(env, sagas, 1, copy.seconds), await timeExport(env, sagas, 2, copy.seconds)];
+    return { sagas, copy: { ...copy, sagasPerSecond: Math.round(sagas / copy.seconds) }, exports };
   } finally {
     if (!args.keep) await admin(args.baseUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   }
@@ -129,16 +130,20 @@ async function main(): Promise<void> {
   process.stderr.write(`server: ${maskUrl(args.baseUrl)}; sizes ${args.sagas} and ${Math.floor(args.sagas / 10)}\n`);
   const small = await trial(args, Math.floor(args.sagas / 10));
   const large = await trial(args, args.sagas);
-  const pass = large.ratio <= TARGET_RATIO;
+  const best = Math.min(...large.exports.map((e) => e.ratio));
+  const pass = best <= TARGET_RATIO;
   if (args.json) process.stdout.write(`${JSON.stringify({ targetRatio: TARGET_RATIO, pass, trials: [small, large] }, null, 2)}\n`);
   else {
+    const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
     for (const t of [small, large]) {
-      process.stdout.write(`${t.sagas} sagas: COPY ${t.copy.sagasPerSecond} sagas/s (${(t.copy.bytes / 1e6).toFixed(1)} MB in ${t.copy.seconds.toFixed(2)} s); ` +
-        `export ${t.export.sagasPerSecond} sagas/s (${(t.export.bytes / 1e6).toFixed(1)} MB in ${t.export.seconds.toFixed(2)} s, wall ${t.export.wallSeconds.toFixed(2)} s); ` +
-        `ratio ${t.ratio.toFixed(2)}x; export peak RSS ${(t.export.peakRssKiB / 1024).toFixed(1)} MiB\n`);
+      process.stdout.write(`${t.sagas} sagas: COPY ${t.copy.sagasPerSecond} sagas/s (${(t.copy.bytes / 1e6).toFixed(1)} MB in ${t.copy.seconds.toFixed(2)} s)\n`);
+      for (const e of t.exports) {
+        process.stdout.write(`  export --jobs ${e.jobs}: ${e.sagasPerSecond} sagas/s (${(e.bytes / 1e6).toFixed(1)} MB in ${e.seconds.toFixed(2)} s, ` +
+          `wall ${e.wallSeconds.toFixed(2)} s); ${e.ratio.toFixed(2)}x COPY's time; peak RSS ${mib(e.peakRssKiB)}\n`);
+      }
     }
-    process.stdout.write(`${pass ? 'PASS' : 'FAIL'}: export within ${TARGET_RATIO}x of COPY at ${large.sagas} sagas (${large.ratio.toFixed(2)}x); ` +
-      `peak RSS ${(small.export.peakRssKiB / 1024).toFixed(1)} MiB at ${small.sagas}, ${(large.export.peakRssKiB / 1024).toFixed(1)} MiB at ${large.sagas}\n`);
+    process.stdout.write(`${pass ? 'PASS' : 'FAIL'}: export within ${TARGET_RATIO}x of COPY at ${large.sagas} sagas (best ${best.toFixed(2)}x); peak RSS ` +
+      large.exports.map((e, i) => `--jobs ${e.jobs}: ${mib(small.exports[i].peakRssKiB)} at ${small.sagas}, ${mib(e.peakRssKiB)} at ${large.sagas}`).join('; ') + '\n');
   }
   process.exitCode = pass ? 0 : 1;
 }

@@ -44,7 +44,9 @@ export function openFileSink(file: string): FileSink {
       fs.renameSync(temp, target);
     },
     async abort() {
+      // The file is opened asynchronously: wait for the stream to close, or the removal could come before the creation.
       stream.destroy();
+      if (!stream.closed) await once(stream, 'close');
       if (!special) fs.rmSync(temp, { force: true });
     },
   };

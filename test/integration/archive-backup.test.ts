@@ -182,3 +182,16 @@ test('--output to a device is written in place, never renamed over (/dev/null st
   expect(fs.statSync('/dev/null').isCharacterDevice()).toBe(true);
   expect(fs.readdirSync('/dev').filter((f) => f.startsWith('.null.'))).toEqual([]);
 });
+
+test('--jobs 2 writes the same records as one job (in another order); a pool too small for it is refused, leaving no file', async () => {
+  const one = path.join(dir, 'one.ndjson');
+  const two = path.join(dir, 'two.ndjson');
+  expect((await on(source)('saga', 'export', '--output', one)).code).toBe(0);
+  expect((await on(source)('saga', 'export', '--jobs', '2', '--output', two)).code).toBe(0);
+  const records = (file: string) => fs.readFileSync(file, 'utf8').trimEnd().split('\n').filter((l) => !l.startsWith('{"type":"header"')).sort();
+  expect(records(two)).toEqual(records(one));
+  const small = await runMain(['--pool', '1', 'saga', 'export', '--jobs', '2', '--output', path.join(dir, 'never.ndjson')], { DATABASE_URL: source.url });
+  expect(small.code).toBe(2);
+  expect(small.stderr).toMatch(/--jobs 2 needs a pool of at least 2/);
+  expect(fs.readdirSync(dir).filter((f) => f.includes('never'))).toEqual([]);
+});

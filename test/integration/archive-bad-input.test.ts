@@ -39,6 +39,8 @@ describe('export options', () => {
   test.each([
     [['--format', 'xml'], /--format must be ndjson or csv/],
     [['--output', '/no/such/dir/x.ndjson'], /does not exist/],
+    [['--jobs', '0'], /--jobs must be a whole number from 1 to 8/],
+    [['--jobs', '9'], /--jobs must be a whole number from 1 to 8/],
     [['--status', 'lost'], /--status must be one or more of/],
     [['--step', 'pay'], /--step must be one or more of/],
     [['--since', '2026-02-30'], /--since/],
