@@ -14,7 +14,8 @@ type Flags = FilterFlags & { action?: string; limit: string; after?: string };
 
 /** sagactl audit list: who did what, without psql. */
 export function registerAudit(program: Command, io: Io): void {
-  const cmd = program.command('audit').description('the operator audit trail: who did what, when, to which saga, why');
+  const cmd = program.command('audit').description('the operator audit trail: who did what, when, to which saga, why')
+    .addHelpText('after', '\nExamples:\n  $ sagactl audit list --since 24h\n  $ sagactl audit list --action prune,import --json');
   addFilterOptions(cmd.command('list').description('operator_audit rows, newest first, paged'))
     .option('--action <list>', `only these actions: ${AUDIT_ACTIONS.join(', ')}`)
     .option('--limit <n>', 'rows per page, 1 to 1000', '50')
