@@ -1,7 +1,7 @@
 import { Db, Tx } from '../db/pool';
 import { UsageError } from '../errors';
 import { filterJson, isEmptyFilter, sagaWhere, SagaFilter, Where } from '../saga/filter';
-import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CSV_COLUMNS, csvLine, ITEM_RECORD_SQL, SAGA_CSV_SQL, SAGA_RECORD_SQL, USER_RECORD_SQL } from './format';
+import { ARCHIVE_FORMAT, ARCHIVE_VERSION, CSV_COLUMNS, csvLine, ITEM_RECORD_SQL, SAGA_CSV_SQL, sagaLinesSql, USER_RECORD_SQL } from './format';
 
 /**
  * `saga export`: the sagas a filter selects, with everything they wrote, streamed. One
@@ -51,8 +51,10 @@ export async function exportSagas(db: Db, opts: ExportOptions): Promise<ExportRe
   };
   const counts = await db.withTransaction(async (tx) => {
     await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-    // The planner prices the per-saga lookups as a large query; JIT compiling it only delays the first line.
+    // JIT compiling the export's wide expressions costs more than it saves, and delays the first line.
     await tx.query('SET LOCAL jit = off');
+    // Every line is read: plan the cursor for the whole result (one pass per table), not for its first rows.
+    await tx.query('SET LOCAL cursor_tuple_fraction = 1');
     const { rows: [{ n }] } = await tx.query(`SELECT count(*)::bigint::text AS n FROM saga_states s WHERE ${where.sql}`, where.params);
     const total = Number(n);
     const progress = (done: number) => opts.onProgress?.(done, total);
@@ -80,10 +82,9 @@ async function writeNdjson(db: Db, tx: Tx, opts: ExportOptions, where: Where, pr
   const params = all ? [] : where.params;
   const users = await streamLines(tx, `SELECT ${USER_RECORD_SQL} AS line FROM users u${touched('user_id', 'u')}`, params, line, write, none);
   const items = await streamLines(tx, `SELECT ${ITEM_RECORD_SQL} AS line FROM items i${touched('item_id', 'i')}`, params, line, write, none);
-  const sql = `SELECT ${SAGA_RECORD_SQL} AS line FROM saga_states s WHERE ${where.sql}`;
   const jobs = opts.jobs ?? 1;
-  const sagas = jobs === 1 ? await streamLines(tx, sql, where.params, line, write, progress)
-    : await streamInParallel(db, tx, jobs, { sql, params: where.params }, line, write, progress);
+  const sagas = jobs === 1 ? await streamLines(tx, sagaLinesSql(where.sql), where.params, line, write, progress)
+    : await streamInParallel(db, tx, jobs, where, line, write, progress);
   await write(`${JSON.stringify({ type: 'end', users, items, sagas })}\n`);
   return { users, items, sagas };
 }
@@ -119,7 +120,7 @@ async function streamInParallel(db: Db, tx: Tx, jobs: number, query: Where, form
   const done = new Array<number>(jobs).fill(0);
   const n = query.params.length;
   const share = (worker: Tx, job: number) => streamLines(worker,
-    `${query.sql} AND (hashtext(s.transaction_id) & 2147483647) % $${n + 1}::int = $${n + 2}::int`, [...query.params, jobs, job], format, write,
+    sagaLinesSql(`${query.sql} AND (hashtext(s.transaction_id) & 2147483647) % $${n + 1}::int = $${n + 2}::int`), [...query.params, jobs, job], format, write,
     (d) => {
       done[job] = d;
       progress(done.reduce((a, b) => a + b, 0));
@@ -129,6 +130,7 @@ async function streamInParallel(db: Db, tx: Tx, jobs: number, query: Where, form
     await worker.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
     await worker.query(`SET TRANSACTION SNAPSHOT '${snapshot}'`);
     await worker.query('SET LOCAL jit = off');
+    await worker.query('SET LOCAL cursor_tuple_fraction = 1');
     return share(worker, job);
   }))));
   return counts.reduce((a, b) => a + b, 0);

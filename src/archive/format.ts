@@ -63,21 +63,46 @@ function rowOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string): string {
   return `json_build_object(${ARCHIVE_COLUMNS[table].map((c) => `'${c.replace('::text', '')}', ${alias}.${c}`).join(', ')})`;
 }
 
-/** The rows of a table that belong to saga s, as a JSON array in the order they were written. */
-const childrenOf = (table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string, extra = '') =>
-  `COALESCE((SELECT json_agg(${rowOf(table, alias)} ORDER BY ${alias}.${order}) FROM ${table} ${alias}
-    WHERE ${alias}.transaction_id = s.transaction_id${extra}), '[]')`;
+/**
+ * The rows of a child table for the selected sagas, aggregated per saga: joined to the sagas, not
+ * looked up saga by saga. The planner then reads each table in one pass (a hash or merge join) for
+ * a large export, or through its transaction_id index for a narrow one; a lookup per saga costs
+ * one random read of each table per saga, and fell to 1/7 of COPY's speed at 100,000 sagas.
+ */
+function childrenOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string, where: string, extra = ''): string {
+  return `LEFT JOIN (SELECT ${alias}.transaction_id AS id, json_agg(${rowOf(table, alias)} ORDER BY ${alias}.${order}) AS v
+      FROM ${table} ${alias}
+     WHERE ${alias}.transaction_id IN (SELECT s.transaction_id FROM saga_states s WHERE ${where})${extra}
+     GROUP BY 1) ${alias}_ ON ${alias}_.id = s.transaction_id`;
+}
+
+const CHILDREN = [
+  ['steps', 'saga_step_results', 'r', 'id', ''],
+  ['logs', 'transaction_logs', 't', 'log_id', ''],
+  ['notifications', 'notifications', 'n', 'notification_id', ''],
+  ['events', 'saga_events', 'e', 'id', ''],
+  ['audit', 'operator_audit', 'a', 'id', ''],
+  ['ledger', 'ledger', 'l', 'id', ` AND l.source = 'saga'`],
+] as const;
+
+/**
+ * One line of JSON text (`line`) per saga that `where` (over saga_states s, FILTERS' parameters)
+ * selects, with everything it wrote.
+ */
+export function sagaLinesSql(where: string): string {
+  return `SELECT json_build_object('type', 'saga', 'saga', ${rowOf('saga_states', 's')},
+    ${CHILDREN.map(([key, , alias]) => `'${key}', COALESCE(${alias}_.v, '[]')`).join(', ')})::text AS line
+  FROM saga_states s
+  ${CHILDREN.map(([, table, alias, order, extra]) => childrenOf(table, alias, order, where, extra)).join('\n  ')}
+ WHERE ${where}`;
+}
 
 const ledgerOf = (where: string) => `COALESCE((SELECT json_agg(${rowOf('ledger', 'l')} ORDER BY l.id) FROM ledger l WHERE ${where}), '[]')`;
 
-/** One saga (alias s) with everything it wrote, as one line of JSON text. */
+/** One saga (alias s) with everything it wrote, looked up by id: what import compares an existing saga by. */
 export const SAGA_RECORD_SQL = `json_build_object('type', 'saga', 'saga', ${rowOf('saga_states', 's')},
-  'steps', ${childrenOf('saga_step_results', 'r', 'id')},
-  'logs', ${childrenOf('transaction_logs', 't', 'log_id')},
-  'notifications', ${childrenOf('notifications', 'n', 'notification_id')},
-  'events', ${childrenOf('saga_events', 'e', 'id')},
-  'audit', ${childrenOf('operator_audit', 'a', 'id')},
-  'ledger', ${childrenOf('ledger', 'l', 'id', ` AND l.source = 'saga'`)})::text`;
+  ${CHILDREN.map(([key, table, alias, order, extra]) => `'${key}', COALESCE((SELECT json_agg(${rowOf(table, alias)} ORDER BY ${alias}.${order})
+    FROM ${table} ${alias} WHERE ${alias}.transaction_id = s.transaction_id${extra}), '[]')`).join(',\n  ')})::text`;
 
 /** A users row (alias u) and an items row (alias i) as the archive writes them. */
 export const USER_ROW_SQL = rowOf('users', 'u');
