@@ -4,7 +4,7 @@ import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
 import { EndRecord } from './format';
 import { BadRecord, parseRecord } from './records';
-import { BatchOutcome, Kind, Pending, writeBatch } from './write-batch';
+import { BatchOutcome, ColumnCache, Kind, Pending, writeBatch } from './write-batch';
 
 /**
  * `saga import`: an archive (src/archive/format.ts) back into a database, line by line. Every
@@ -63,10 +63,11 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
   const read = { user: 0, item: 0, saga: 0 };
   let end: EndRecord | undefined;
   let batch: Pending[] = [];
+  const columns: ColumnCache = new Map();
   const flush = async () => {
     const pending = batch;
     batch = [];
-    await writeAll(db, pending, r, opts);
+    await writeAll(db, pending, r, opts, columns);
     opts.onProgress?.(r.lines);
   };
   try {
@@ -107,17 +108,17 @@ function badLine(r: ImportResult, line: number, why: string, skip: boolean): voi
 }
 
 /** The batch in one transaction; if the database refuses it, record by record to find the line. */
-async function writeAll(db: Db, batch: Pending[], r: ImportResult, opts: ImportOptions): Promise<void> {
+async function writeAll(db: Db, batch: Pending[], r: ImportResult, opts: ImportOptions, columns: ColumnCache): Promise<void> {
   if (batch.length === 0) return;
   try {
-    tally(r, await db.withTransaction((tx) => writeBatch(tx, batch)));
+    tally(r, await db.withTransaction((tx) => writeBatch(tx, batch, columns)));
     return;
   } catch (err) {
     if (!isDataError(err)) throw err;
   }
   for (const p of batch) {
     try {
-      tally(r, await db.withTransaction((tx) => writeBatch(tx, [p])));
+      tally(r, await db.withTransaction((tx) => writeBatch(tx, [p], columns)));
     } catch (err) {
       if (!isDataError(err)) throw err;
       badLine(r, p.line, `the database refused it: ${(err as Error).message}`, opts.skipBad === true);

@@ -32,18 +32,24 @@ const TABLES = {
   item: { table: 'items', key: 'item_id', alias: 'i', row: ITEM_ROW_SQL },
 } as const;
 
+/** Each table's column list, read once per import: the caller keeps one for the run. */
+export type ColumnCache = Map<string, string>;
+
 /** The columns a table takes on import: all but generated ids (the archive leaves them out). */
-async function columnsOf(tx: Tx, table: string): Promise<string> {
+async function columnsOf(tx: Tx, known: ColumnCache, table: string): Promise<string> {
+  const cached = known.get(table);
+  if (cached !== undefined) return cached;
   const { rows: [{ cols }] } = await tx.query(
     `SELECT string_agg(quote_ident(attname), ', ' ORDER BY attnum) AS cols FROM pg_attribute
       WHERE attrelid = $1::text::regclass AND attnum > 0 AND NOT attisdropped AND attidentity = '' AND attgenerated = ''
         AND NOT (attname = 'id' AND $1::text = 'saga_step_results')`, [table]);
+  known.set(table, cols);
   return cols;
 }
 
-async function insertRows(tx: Tx, table: string, rows: Row[]): Promise<void> {
+async function insertRows(tx: Tx, known: ColumnCache, table: string, rows: Row[]): Promise<void> {
   if (rows.length === 0) return;
-  const cols = await columnsOf(tx, table);
+  const cols = await columnsOf(tx, known, table);
   await tx.query(`INSERT INTO ${table} (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::${table}, $1::jsonb)`,
     [JSON.stringify(rows)]);
 }
@@ -62,7 +68,7 @@ function sagaContents(r: SagaRecord): string {
   return canonical({ ...r, audit: r.audit.map(({ id: _id, ...a }) => a), ledger: r.ledger.map(({ audit_id: _a, ...l }) => l) });
 }
 
-export async function writeBatch(tx: Tx, batch: Pending[]): Promise<BatchOutcome> {
+export async function writeBatch(tx: Tx, batch: Pending[], known: ColumnCache): Promise<BatchOutcome> {
   const out: BatchOutcome = { imported: { user: 0, item: 0, saga: 0 }, skipped: { user: 0, item: 0, saga: 0 }, refused: [] };
   await tx.query(`SELECT set_config('sagactl.source', 'seed', true)`);
   const ledger: Row[] = [];
@@ -72,20 +78,20 @@ export async function writeBatch(tx: Tx, batch: Pending[]): Promise<BatchOutcome
       (p) => canonical((p.record as AccountRecord)[kind]),
       `SELECT ${t.alias}.${t.key} AS id, (${t.row})::text AS contents FROM ${t.table} ${t.alias} WHERE ${t.alias}.${t.key} = ANY($1::text[])`,
       out);
-    await insertRows(tx, t.table, fresh.map((p) => (p.record as AccountRecord)[kind]!));
+    await insertRows(tx, known, t.table, fresh.map((p) => (p.record as AccountRecord)[kind]!));
     for (const p of fresh) ledger.push(...p.record.ledger);
   }
   const sagas = await classify(tx, batch, 'saga', (p) => (p.record as SagaRecord).saga.transaction_id as string,
     (p) => sagaContents(p.record as SagaRecord),
     `SELECT s.transaction_id AS id, ${SAGA_RECORD_SQL} AS contents FROM saga_states s WHERE s.transaction_id = ANY($1::text[])`, out);
   const records = sagas.map((p) => p.record as SagaRecord);
-  await insertRows(tx, 'saga_states', records.map((r) => r.saga));
+  await insertRows(tx, known, 'saga_states', records.map((r) => r.saga));
   for (const [table, field] of [['saga_step_results', 'steps'], ['transaction_logs', 'logs'], ['notifications', 'notifications'],
     ['saga_events', 'events']] as const) {
-    await insertRows(tx, table, records.flatMap((r) => r[field]));
+    await insertRows(tx, known, table, records.flatMap((r) => r[field]));
   }
-  for (const r of records) ledger.push(...(await insertAudit(tx, r)));
-  await insertLedger(tx, ledger);
+  for (const r of records) ledger.push(...(await insertAudit(tx, known, r)));
+  await insertLedger(tx, known, ledger);
   // Back-dated sagas land in minutes the statistics may have rolled up already: those fold again.
   await markStatsDirty({ query: async (sql, params) => (await tx.query(sql, params)).rows }, records.map((r) => r.saga.transaction_id as string));
   return out;
@@ -121,10 +127,10 @@ async function classify(tx: Tx, batch: Pending[], kind: Kind, idOf: (p: Pending)
  * outlives a prune: restoring a pruned saga into the database it came from finds its audit rows
  * still there (same moment, action, outcome and reason) and uses them instead of copies.
  */
-async function insertAudit(tx: Tx, r: SagaRecord): Promise<Row[]> {
+async function insertAudit(tx: Tx, known: ColumnCache, r: SagaRecord): Promise<Row[]> {
   const ids = new Map<string, string>();
   if (r.audit.length > 0) {
-    const cols = await columnsOf(tx, 'operator_audit');
+    const cols = await columnsOf(tx, known, 'operator_audit');
     for (const a of r.audit) {
       const { rows: [row] } = await tx.query(
         `WITH a AS (SELECT * FROM jsonb_populate_record(NULL::operator_audit, $1::jsonb)),
@@ -141,9 +147,9 @@ async function insertAudit(tx: Tx, r: SagaRecord): Promise<Row[]> {
 }
 
 /** Copies the archive's ledger entries, then takes each account's copied sum back under `seed`. */
-async function insertLedger(tx: Tx, entries: Row[]): Promise<void> {
+async function insertLedger(tx: Tx, known: ColumnCache, entries: Row[]): Promise<void> {
   if (entries.length === 0) return;
-  const cols = await columnsOf(tx, 'ledger');
+  const cols = await columnsOf(tx, known, 'ledger');
   await tx.query(`WITH copied AS (
       INSERT INTO ledger (${cols}) SELECT ${cols} FROM jsonb_populate_recordset(NULL::ledger, $1::jsonb) RETURNING account, account_id, delta)
     INSERT INTO ledger (at, xact, db_user, application, account, account_id, delta, source)
