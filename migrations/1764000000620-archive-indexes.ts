@@ -5,12 +5,13 @@ import type { MigrationInterface, QueryRunner } from 'typeorm';
  * notifications only by user, and operator_audit not at all, so reading (export) or deleting
  * (prune) one saga's rows scanned the whole table each time. One index each on transaction_id.
  * Built CONCURRENTLY so a live system keeps writing; re-runnable after a crash like the design's
- * indexes (an INVALID index left by a failed build is dropped and built again).
+ * indexes (an INVALID index left by a failed build is dropped and built again). Named like
+ * saga_events_transaction_id: the idx_ prefix stays the design's seven.
  */
 const INDEXES: [name: string, definition: string][] = [
-  ['idx_transaction_logs_transaction_id', 'transaction_logs (transaction_id)'],
-  ['idx_notifications_transaction_id', 'notifications (transaction_id)'],
-  ['idx_operator_audit_transaction_id', 'operator_audit (transaction_id)'],
+  ['transaction_logs_transaction_id', 'transaction_logs (transaction_id)'],
+  ['notifications_transaction_id', 'notifications (transaction_id)'],
+  ['operator_audit_transaction_id', 'operator_audit (transaction_id)'],
 ];
 
 export class ArchiveIndexes1764000000620 implements MigrationInterface {

@@ -4,7 +4,7 @@ import { UTC_DEFAULT } from './defaults';
 @Entity('notifications')
 @Check('notifications_status_known', `status IN ('pending', 'sent', 'failed')`)
 @Index('idx_notifications_user_id_status', ['userId', 'status'])
-@Index('idx_notifications_transaction_id', ['transactionId'])
+@Index('notifications_transaction_id', ['transactionId'])
 export class Notification {
   @PrimaryColumn({ name: 'notification_id', type: 'varchar', length: 100 }) notificationId!: string;
   @Column({ name: 'transaction_id', type: 'varchar', length: 100 }) transactionId!: string;

@@ -6,7 +6,7 @@ import { AUDIT_ACTIONS_LIST, AUDIT_OUTCOMES_LIST, list } from './vocabulary';
 @Check('operator_audit_reason_given', 'length(btrim(reason)) > 0')
 @Check('operator_audit_action_known', `action IN (${list(AUDIT_ACTIONS_LIST)})`)
 @Check('operator_audit_outcome_known', `outcome IN (${list(AUDIT_OUTCOMES_LIST)})`)
-@Index('idx_operator_audit_transaction_id', ['transactionId'])
+@Index('operator_audit_transaction_id', ['transactionId'])
 export class OperatorAudit {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' }) id!: string;
   @Column({ type: 'timestamptz', default: () => 'now()' }) at!: Date;

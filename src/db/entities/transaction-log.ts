@@ -6,7 +6,7 @@ import { UTC_DEFAULT } from './defaults';
 @Check('transaction_logs_price_non_negative', 'price >= 0')
 @Check('transaction_logs_status_known', `status IN ('logged', 'reversed')`)
 @Index('idx_transaction_logs_user_id', ['userId'])
-@Index('idx_transaction_logs_transaction_id', ['transactionId'])
+@Index('transaction_logs_transaction_id', ['transactionId'])
 export class TransactionLog {
   @PrimaryColumn({ name: 'log_id', type: 'varchar', length: 100 }) logId!: string;
   @Column({ name: 'transaction_id', type: 'varchar', length: 100 }) transactionId!: string;
