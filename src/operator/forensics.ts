@@ -3,6 +3,8 @@ import { Db } from '../db/pool';
 import { isAlive } from '../db/file-lock';
 import { localPid } from '../saga/stuck';
 import { Actor, recordAudit } from './audit';
+import { PG, pgCode } from '../db/pg-errors';
+import { UnreachableError } from '../errors';
 
 /**
  * Who is holding a saga: the database sessions that hold or wait on its rows (its saga_states row,
@@ -182,9 +184,9 @@ export interface Termination {
  * Ends the backend `blocker.pid` (pg_terminate_backend: its transaction rolls back, its locks go),
  * after checking it is still the same blocker: it still holds or blocks one of `sagas`' rows in the
  * same transaction (a pid reused, or a transaction that ended and began again, is left alone).
- * Never this process's own backends. Audited once terminated (the audit cannot be in the same
- * transaction as the termination, which no rollback undoes). A permission refusal is the
- * database's error (42501), thrown as is.
+ * Never this process's own backends. Audited once terminated (the audit cannot share a transaction
+ * with the termination, which no rollback undoes). Permission refused: an UnreachableError
+ * (PERMISSION, exit 4) naming the pid.
  */
 export async function terminateBlocker(db: Pick<Db, 'query'>, actor: Actor, req: { sagas: string[]; blocker: SessionInfo; reason: string; ownPids?: number[] }): Promise<Termination> {
   const { blocker } = req;
@@ -195,7 +197,12 @@ export async function terminateBlocker(db: Pick<Db, 'query'>, actor: Actor, req:
   if (!still) return { ...base, outcome: 'gone' };
   const [row] = await db.query<{ done: boolean }>(
     'SELECT pg_terminate_backend($1::int) AS done WHERE $1::int <> pg_backend_pid() AND NOT ($1::int = ANY($2::int[]))',
-    [blocker.pid, req.ownPids ?? []]);
+    [blocker.pid, req.ownPids ?? []]).catch((err) => {
+    if (pgCode(err) !== PG.insufficientPrivilege) throw err;
+    throw new UnreachableError(`Permission denied to terminate backend pid ${blocker.pid} (${blocker.applicationName || 'no application_name'}): `
+      + `${(err as Error).message}. Nothing was terminated.`,
+    'A superuser, a member of the role that session runs as, or a member of pg_signal_backend may end it.', 'PERMISSION');
+  });
   if (!row?.done) return { ...base, outcome: 'gone' };
   await recordAudit(db, actor, { action: 'terminate_backend', transactionId: req.sagas[0] ?? null, reason: req.reason, outcome: 'terminated',
     details: { pid: blocker.pid, sagas: req.sagas, application: blocker.applicationName, clientAddr: blocker.clientAddr, user: blocker.user,
