@@ -87,8 +87,9 @@ export async function explainAndTerminate(app: App, ctx: Ctx<ExplainFlags>, inpu
       + `It holds rows of saga(s) ${sagas.join(', ')}; its transaction rolls back.`))) continue;
     terminations.push(await client.terminateBlocker({ sagas, blocker, reason: input.reason }));
   }
-  ctx.out.result({ ...report, forensics, terminations }, () => renderTerminations(ctx.out, terminations));
-  if (blockers.length === 0) throw new OutcomeExit(EXIT.notFound, 'no session holds or blocks these sagas\' rows; nothing to terminate');
+  const noBlocker = 'no session holds or blocks these sagas\' rows; nothing to terminate';
+  ctx.out.result({ ...report, forensics, terminations }, () => (blockers.length === 0 ? ctx.out.print(noBlocker) : renderTerminations(ctx.out, terminations)));
+  if (blockers.length === 0) throw new OutcomeExit(EXIT.notFound, noBlocker);
   if (terminations.length === 0) throw new UsageError('Not confirmed; nothing terminated.');
   const gone = terminations.filter((t) => t.outcome === 'gone');
   if (gone.length > 0) throw new OutcomeExit(EXIT.notFound, `blocker(s) ${gone.map((t) => t.pid).join(', ')} ended or let go meanwhile; not terminated`);

@@ -23,7 +23,7 @@ export interface SessionInfo {
   role: 'holds' | 'waits' | 'blocks';
   /** The saga's rows concerned, as "table key". */
   rows: string[];
-  /** False when our role may not see the session's details (not a superuser nor pg_read_all_stats, another role's session). */
+  /** False when our role may not see the session's details (another role's session, and ours is neither a superuser nor in pg_read_all_stats): then only pid, user and application show. */
   visible: boolean;
   applicationName: string | null;
   clientAddr: string | null;
@@ -140,7 +140,7 @@ export async function explainSagas(db: Pick<Db, 'query'>, ids: string[], ownPids
       transactionId: s.transactionId, status: s.status, mode: s.mode, userId: s.userId, itemId: s.itemId,
       lease: describeLease(s.leaseOwner, s.leaseExpiresAt, s.leaseExpired),
       sessions: mine,
-      hidden: hiddenCount === 0 ? [] : [`${hiddenCount} session(s) belong to another role: their application, client, state and query `
+      hidden: hiddenCount === 0 ? [] : [`${hiddenCount} session(s) belong to another role: their client, state, transaction times and query `
         + 'are hidden from this role (a superuser, or a member of pg_read_all_stats, sees them)'],
     };
   });
