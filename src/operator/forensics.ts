@@ -183,7 +183,8 @@ export interface Termination {
 /**
  * Ends the backend `blocker.pid` (pg_terminate_backend: its transaction rolls back, its locks go),
  * after checking it is still the same blocker: it still holds or blocks one of `sagas`' rows in the
- * same transaction (a pid reused, or a transaction that ended and began again, is left alone).
+ * same transaction (a pid reused, or a transaction that ended and began again, is left alone; for
+ * a session hidden from our role only the pid and the rows can be compared).
  * Never this process's own backends. Audited once terminated (the audit cannot share a transaction
  * with the termination, which no rollback undoes). Permission refused: an UnreachableError
  * (PERMISSION, exit 4) naming the pid.

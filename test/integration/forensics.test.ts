@@ -11,6 +11,13 @@ import { DEFAULT_LOCK_TIMEOUT_MS, leaseOwner } from '../../src/saga/engine';
 import { backendPids } from '../../src/db/pool';
 import { describeLease, explainSagas, SagaForensics, terminateBlocker } from '../../src/operator/forensics';
 
+/** inquirer replaced: the confirmation is answered by `answer`, which sees the question (no prompt is expected unless set). */
+let answer: (message: string) => Promise<boolean> = async () => { throw new Error('no prompt expected'); };
+jest.mock('inquirer', () => ({
+  __esModule: true,
+  default: { createPromptModule: () => async (questions: { name: string; message: string }[]) => ({ [questions[0].name]: await answer(questions[0].message) }) },
+}));
+
 let t: TestDb;
 const role = `sagactl_fx_${crypto.randomBytes(3).toString('hex')}`;
 const clients: Client[] = [];
@@ -151,6 +158,31 @@ test('a blocker that let go between the look and the terminate is left alone: go
   await held.client.query(`SELECT * FROM users WHERE user_id = 'user-123' FOR UPDATE`);
   expect((await terminateBlocker(t.db, { user: 'test', host: 'here' }, { sagas: ['done-1'], blocker: f.sessions[0], reason: 'test' })).outcome).toBe('gone');
   expect(await t.db.query(`SELECT 1 FROM operator_audit WHERE reason = 'test'`)).toEqual([]);
+});
+
+test('at the prompt: the question names pid, application and query; a holder that let go meanwhile is said, exit 3; a no is exit 2', async () => {
+  const held = await holder('fx-asked', `SELECT * FROM users WHERE user_id = 'user-123' FOR UPDATE`);
+  const asked: string[] = [];
+  answer = async (message) => {
+    asked.push(message);
+    await held.client.query('ROLLBACK');
+    return true;
+  };
+  const r = await cli(['saga', 'show', 'done-1', '--explain', '--terminate-blocker'], t.url, true);
+  expect(asked).toEqual([expect.stringMatching(new RegExp(`^Terminate backend pid ${held.pid} \\(fx-asked, idle in transaction for .*: `
+    + `SELECT \\* FROM users WHERE user_id = 'user-123' FOR UPDATE\\)\\? It holds rows of saga\\(s\\) done-1`))]);
+  expect(r.code).toBe(3);
+  expect(r.stdout).toContain(`backend pid ${held.pid} no longer holds those rows (ended or moved on meanwhile); not terminated`);
+  expect((await held.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+
+  await held.client.query('BEGIN');
+  await held.client.query(`SELECT * FROM users WHERE user_id = 'user-123' FOR UPDATE`);
+  answer = async () => false;
+  const no = await cli(['saga', 'show', 'done-1', '--explain', '--terminate-blocker'], t.url, true);
+  expect(no.code).toBe(2);
+  expect(no.stderr).toMatch(/Not confirmed; nothing terminated/);
+  expect((await held.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  expect(await t.db.query(`SELECT 1 FROM operator_audit WHERE transaction_id = 'done-1'`)).toEqual([]);
 });
 
 test('never its own backends: a lock held by this client is not reported, so never terminated', async () => {
