@@ -78,6 +78,14 @@ test('each broken outbox state, made with plain SQL, fails its own rule, naming 
   // Undelivered for an hour: an event nobody consumed.
   await buy('bad-undelivered', 'choreography');
   await t.db.query(`INSERT INTO saga_events (transaction_id, event_type, created_at) VALUES ('bad-undelivered', 'send_notification.run', now() - interval '1 hour')`);
+  // In flight with a live lease, so not stuck, yet its event has waited an hour: nobody delivers it.
+  await runnerOn(t.db).engine.start({ id: 'bad-undelivered-driven', mode: 'choreography', userId: 'user-123', itemId: 'item-potion', quantity: 1, inject: false });
+  await t.db.query(`UPDATE saga_events SET created_at = now() - interval '1 hour' WHERE transaction_id = 'bad-undelivered-driven'`);
+  // Stuck (its lease ran out an hour ago), its event waiting as long: left to no_stuck_sagas.
+  await halfDone('ok-stuck-waiting');
+  await t.db.query(`UPDATE saga_events SET created_at = now() - interval '1 hour' WHERE transaction_id = 'ok-stuck-waiting'`);
+  await t.db.query(`UPDATE saga_states SET updated_at = updated_at - interval '1 hour', lease_expires_at = now() - interval '1 hour' WHERE transaction_id = 'ok-stuck-waiting'`);
+  await t.db.query(`UPDATE saga_step_results SET executed_at = executed_at - interval '1 hour' WHERE transaction_id = 'ok-stuck-waiting'`);
   // Delivered, but the step it triggers never ran: its forward record is gone.
   await buy('bad-delivered-no-step', 'choreography');
   await t.db.query(`DELETE FROM saga_step_results WHERE transaction_id = 'bad-delivered-no-step' AND step = 'send_notification'`);
@@ -94,7 +102,11 @@ test('each broken outbox state, made with plain SQL, fails its own rule, naming 
   await t.db.query(`INSERT INTO saga_events (transaction_id, event_type, delivered_at) VALUES ('bad-twice', 'log_transaction.run', now())`);
 
   const r = await runChecks(t.db, { olderThanMs: 600_000 });
-  expect(rule(r, 'outbox_events_delivered')).toMatchObject({ ok: false, count: 1, sample: [{ id: 'bad-undelivered', events: 1, eventTypes: ['send_notification.run'] }] });
+  expect(rule(r, 'outbox_events_delivered')).toMatchObject({ ok: false, count: 2, sample: [
+    { id: 'bad-undelivered', status: 'completed', events: 1, eventTypes: ['send_notification.run'] },
+    { id: 'bad-undelivered-driven', status: 'in_progress', events: 1, eventTypes: ['reserve_inventory.run'] }] });
+  // The stuck saga's waiting event is the stuck rule's finding, not counted twice.
+  expect(rule(r, 'no_stuck_sagas').sample.map((x) => x.id)).toContain('ok-stuck-waiting');
   expect(rule(r, 'delivered_events_acted_on')).toMatchObject({ ok: false, count: 2, sample: [
     { id: 'bad-compensate-no-record', eventTypes: ['validate_user.compensate'] },
     { id: 'bad-delivered-no-step', eventTypes: ['send_notification.run'] }] });
