@@ -193,6 +193,12 @@ export async function terminateBlocker(db: Pick<Db, 'query'>, actor: Actor, req:
   const { blocker } = req;
   const base = { pid: blocker.pid, sagas: req.sagas, applicationName: blocker.applicationName, query: blocker.query,
     xactSeconds: blocker.xactSeconds, stateSeconds: blocker.stateSeconds };
+  // A termination that could not be audited must not happen: ask first (no rollback undoes it).
+  const [may] = await db.query<{ audit: boolean }>(`SELECT has_table_privilege('operator_audit', 'INSERT') AS audit`);
+  if (!may?.audit) {
+    throw new UnreachableError('Permission denied: this role may not INSERT into operator_audit, so a termination could not be audited. '
+      + 'Nothing was terminated.', 'Run it as the operator role (docs/roles.md).', 'PERMISSION');
+  }
   const now = await explainSagas(db, req.sagas, req.ownPids);
   const still = now.some((f) => blockersOf(f).some((s) => s.pid === blocker.pid && sameTime(s.xactStart, blocker.xactStart)));
   if (!still) return { ...base, outcome: 'gone' };

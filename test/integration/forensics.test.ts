@@ -206,6 +206,12 @@ test('a role that may not see nor end the holder: hidden details said, terminati
   expect(f.sessions).toEqual([expect.objectContaining({ pid: held.pid, role: 'holds', rows: ['users user-123'], visible: false,
     applicationName: 'fx-superuser-session', user: 'postgres', clientAddr: null, state: null, xactSeconds: null, query: null })]);
   expect(f.hidden[0]).toMatch(/hidden from this role.*pg_read_all_stats/);
+  // Without INSERT on operator_audit it could not be audited: refused before anything is ended.
+  const unaudited = await cli(['saga', 'show', 'done-1', '--explain', '--terminate-blocker', '--yes'], url.toString());
+  expect(unaudited.code).toBe(4);
+  expect(unaudited.stderr).toMatch(/may not INSERT into operator_audit.*Nothing was terminated/);
+  expect((await held.client.query('SELECT 1 AS one')).rows).toEqual([{ one: 1 }]);
+  await t.db.query(`GRANT INSERT ON operator_audit TO ${role}`);
   const r = await cli(['saga', 'show', 'done-1', '--explain', '--terminate-blocker', '--yes'], url.toString());
   expect(r.code).toBe(4);
   expect(r.stderr).toMatch(new RegExp(`Permission denied to terminate backend pid ${held.pid}`));
