@@ -14,8 +14,10 @@ import { UnreachableError } from '../errors';
  * pg_locks: PostgreSQL writes it into the row itself, as the locking transaction's id in xmax.
  * So a row's holder is the session whose own transactionid lock is that xmax; a session waiting
  * for the row waits on that transactionid, or on the row's tuple lock (the waiters queued behind
- * the first). Limit: a row share-locked by several transactions at once carries a MultiXact id in
- * xmax, which this does not resolve; its waiters still show, with pg_blocking_pids naming the holders.
+ * the first). A row share-locked by several transactions at once carries a MultiXact id in xmax,
+ * which this does not resolve: its holders are found only through a session waiting for the row
+ * (pg_blocking_pids of the waiter), as `blocks`, and only the one it waits for now (a waiter waits
+ * for the members one after another; after that one ends, the next shows).
  */
 export interface SessionInfo {
   pid: number;
@@ -85,11 +87,13 @@ found AS (
   SELECT r.transaction_id, 'holds' AS role, l.pid, r.tbl || ' ' || r.key AS row_name
     FROM saga_rows r JOIN pg_locks l ON l.locktype = 'transactionid' AND l.granted AND l.transactionid = r.xmax
   UNION
+  -- A tuple lock is held only while its session waits for the row (the first in line holds it
+  -- granted, the others wait for it), so any tuple lock on the row is a waiter.
   SELECT r.transaction_id, 'waits', l.pid, r.tbl || ' ' || r.key
-    FROM saga_rows r JOIN pg_locks l ON NOT l.granted AND (
-         (l.locktype = 'transactionid' AND l.transactionid = r.xmax)
+    FROM saga_rows r JOIN pg_locks l ON
+         (NOT l.granted AND l.locktype = 'transactionid' AND l.transactionid = r.xmax)
       OR (l.locktype = 'tuple' AND l.database = (SELECT oid FROM this_db) AND l.relation = r.rel
-          AND l.page = (r.ctid::text::point)[0]::int AND l.tuple = (r.ctid::text::point)[1]::int))),
+          AND l.page = (r.ctid::text::point)[0]::int AND l.tuple = (r.ctid::text::point)[1]::int)),
 involved AS (
   SELECT transaction_id, role, pid, row_name FROM found
   UNION

@@ -145,6 +145,17 @@ test('--terminate-blocker --yes ends the holder once (for every saga it held), a
   expect(await t.db.query(`SELECT 1 FROM operator_audit WHERE action = 'terminate_backend'`)).toHaveLength(1);
 });
 
+test('a row share-locked by two sessions (a MultiXact): its holders are found through the waiter, the one it waits for now first', async () => {
+  const a = await holder('fx-share-a', `SELECT * FROM users WHERE user_id = 'user-123' FOR SHARE`);
+  const b = await holder('fx-share-b', `SELECT * FROM users WHERE user_id = 'user-123' FOR SHARE`);
+  const queued = await waiter('fx-writer', `UPDATE users SET updated_at = now() WHERE user_id = 'user-123'`);
+  const roles = async () => (await explainSagas(t.db, ['done-1']))[0].sessions.map((s) => [s.pid, s.role, s.blockedBy]);
+  expect(await roles()).toEqual([[a.pid, 'blocks', []], [queued, 'waits', [a.pid]]]);
+  await a.client.query('ROLLBACK');
+  for (let i = 0; i < 50 && JSON.stringify(await roles()) !== JSON.stringify([[b.pid, 'blocks', []], [queued, 'waits', [b.pid]]]); i++) await sleep(20);
+  expect(await roles()).toEqual([[b.pid, 'blocks', []], [queued, 'waits', [b.pid]]]);
+});
+
 test('a blocker that let go between the look and the terminate is left alone: gone, not terminated, not audited', async () => {
   const held = await holder('fx-brief', `SELECT * FROM users WHERE user_id = 'user-123' FOR UPDATE`);
   const [f] = await explainSagas(t.db, ['done-1']);
