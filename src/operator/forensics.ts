@@ -101,7 +101,8 @@ involved AS (
     FROM found f CROSS JOIN LATERAL unnest(pg_blocking_pids(f.pid)) AS b(pid)
    WHERE f.role = 'waits' AND NOT EXISTS (SELECT 1 FROM found h WHERE h.transaction_id = f.transaction_id AND h.pid = b.pid AND h.role = 'holds'))
 SELECT v.transaction_id AS "transactionId", v.pid,
-       (array_agg(v.role ORDER BY array_position(ARRAY['holds', 'blocks', 'waits'], v.role)))[1] AS role, array_agg(DISTINCT v.row_name ORDER BY v.row_name) AS rows,
+       (array_agg(v.role ORDER BY array_position(ARRAY['holds', 'blocks', 'waits'], v.role)))[1] AS role,
+       array_agg(DISTINCT v.row_name ORDER BY v.row_name) AS rows,
        a.query IS DISTINCT FROM '<insufficient privilege>' AS visible,
        a.application_name AS "applicationName", host(a.client_addr) AS "clientAddr", a.usename AS "user", a.state,
        floor(extract(epoch FROM now() - a.state_change))::int AS "stateSeconds",
