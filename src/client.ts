@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Pool } from 'pg';
 import { UsageError } from './errors';
 import { validateRedisUrl } from './config';
-import { createDb, createPool, Db } from './db/pool';
+import { backendPids, createDb, createPool, Db } from './db/pool';
 import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
 import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, EngineDeps, leaseOwner } from './saga/engine';
 import { SagaRunner } from './saga/service';
@@ -14,6 +14,7 @@ import { CompensationPlan } from './operator/plan';
 import { recover, RecoverReport, Strategy } from './operator/recover';
 import { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 import { Actor } from './operator/audit';
+import { explainSagas, SagaForensics, SessionInfo, terminateBlocker, Termination } from './operator/forensics';
 import { SagaOutcome, StepName } from './saga/types';
 import type { SagaStats } from './stats/summary';
 
@@ -101,6 +102,10 @@ export interface SagaClient {
   recover(opts?: RecoverRequest): Promise<RecoverReport>;
   /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
   startRecovery(opts: RecoverRequest & { everyMs: number; onRound?: (report: RecoverReport) => void }): RecoveryLoop;
+  /** Lock and lease forensics: who holds or waits on each saga's rows, and the process behind its lease (ids not found left out). */
+  explainSagas(ids: string[]): Promise<SagaForensics[]>;
+  /** Ends a blocker found by explainSagas once it is checked to be still the same one; audited. Never this client's own sessions. */
+  terminateBlocker(req: { sagas: string[]; blocker: SessionInfo; reason: string; actor?: Actor }): Promise<Termination>;
   /** The statistics `sagactl stats --json` prints, for sagas created in [since, until). */
   stats(opts?: { since?: Date; until?: Date; olderThanMs?: number }): Promise<SagaStats>;
   close(): Promise<void>;
@@ -180,6 +185,9 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
       await cache.invalidate(report.results.map((r) => r.transactionId));
       return report;
     },
+    // Forensics (src/operator/forensics.ts): this client's own backends are never reported nor ended.
+    explainSagas: async (ids) => explainSagas(db, ids, backendPids(db.pool)),
+    terminateBlocker: async ({ actor, ...req }) => terminateBlocker(db, actor ?? defaultActor, { ...req, ownPids: backendPids(db.pool) }),
     async stats(o = {}) {
       // Loaded on first use: an application that never asks for statistics never loads them.
       const { getStats } = require('./stats/read') as typeof import('./stats/read');

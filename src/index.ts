@@ -19,6 +19,7 @@ export { checkPurchase, MAX_QUANTITY } from './saga/validate';
 export type { SagaView, SagaStep, SagaListPage, ListFilters } from './saga/queries';
 export type { SagaOutcome, SagaStatus, SagaMode, StepName, ErrorCode } from './saga/types';
 export type { StuckSaga } from './operator/stuck';
+export type { SagaForensics, SessionInfo, LeaseInfo, Termination } from './operator/forensics';
 export type { CompensateResult } from './operator/compensate';
 export type { CompensationPlan, PlannedUndo } from './operator/plan';
 export type { RecoverResult, RecoverReport, Strategy } from './operator/recover';

@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output } from './output';
-import { shortDuration } from './format';
+import { registerStuck } from './stuck';
 import { assertCanPrompt, chooseMany, confirm } from './prompts';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseDuration, parseIntOption } from '../duration';
@@ -37,27 +37,6 @@ export function registerOperator(saga: Command, io: Io): void {
   registerStuck(saga, io);
   registerCompensate(saga, io);
   registerRecover(saga, io);
-}
-
-function registerStuck(saga: Command, io: Io): void {
-  type Flags = { olderThan: string; limit: string };
-  saga.command('stuck').description('sagas nobody is driving, and those waiting for an operator (compensation_failed)')
-    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
-    .option('--limit <n>', 'at most this many, stalest first, 1 to 1000000', '1000')
-    .addHelpText('after', '\nExamples:\n  $ sagactl saga stuck\n  $ sagactl saga stuck --older-than 10m --json')
-    .action(withApp<Flags, { olderThanMs: number; limit: number }>(io, 'saga-stuck',
-      (ctx) => ({ olderThanMs: olderThan(ctx.opts.olderThan), limit: parseIntOption(ctx.opts.limit, '--limit', 1, 1_000_000) }),
-      async (app, input, ctx) => {
-        const stuck = await app.client().findStuck(input);
-        ctx.out.result({ stuck }, () => renderStuck(ctx.out, stuck, input.limit));
-      }));
-}
-
-function renderStuck(out: Output, stuck: StuckSaga[], limit: number): void {
-  out.table(['transaction id', 'status', 'mode', 'idle', 'why', 'last step', 'attempts', 'last error'],
-    stuck.map((s) => [s.transactionId, s.status, s.mode, shortDuration(s.idleSeconds), s.why, s.lastStep, s.attempts, s.errorCode]),
-    { empty: 'no stuck sagas', keep: ['status', 'idle'], drop: ['mode', 'attempts', 'last error', 'last step', 'why'] });
-  if (stuck.length > 0) out.print(`${stuck.length} stuck${stuck.length === limit ? ` (the ${limit} stalest; raise --limit for more)` : ''}`);
 }
 
 type CompFlags = { stuck?: boolean; olderThan: string; status?: string; limit: string; includeCompleted?: boolean;
