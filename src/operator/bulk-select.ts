@@ -43,17 +43,19 @@ export async function selection(db: Pick<Db, 'query'>, req: BulkRequest): Promis
   const params = [...where.params];
   const p = (v: unknown) => `$${params.push(v)}`;
   const stuck = `(${IN_FLIGHT} AND ${stuckCondition('s', p(req.olderThanMs), p(await deadLocalOwners(db)))})`;
+  // Functions: only the action's own conditions may add parameters.
   const eligible = {
-    compensate: `(s.status = 'compensation_failed' OR ${stuck} OR (s.status = 'completed' AND ${p(Boolean(req.includeCompleted))}::boolean))`,
-    recover: stuck,
-    retry: `(s.status = 'compensation_failed' OR ${stuck} OR (s.status = 'completed'
+    compensate: () => `(s.status = 'compensation_failed' OR ${stuck} OR (s.status = 'completed' AND ${p(Boolean(req.includeCompleted))}::boolean))`,
+    recover: () => stuck,
+    retry: () => `(s.status = 'compensation_failed' OR ${stuck} OR (s.status = 'completed'
              AND EXISTS (SELECT 1 FROM notifications n WHERE n.transaction_id = s.transaction_id AND n.status = 'failed')))`,
-  }[req.action];
+  }[req.action]();
   const undoes = {
-    compensate: 'TRUE',
-    recover: `(s.status = 'compensating' OR ${p(req.strategy === 'compensate')}::boolean)`,
-    retry: `s.status IN ('compensation_failed', 'compensating')`,
-  }[req.action];
+    compensate: () => 'TRUE',
+    // A keyword chosen by the strategy, no value: the same parameters serve every query of the selection.
+    recover: () => `(s.status = 'compensating' OR ${req.strategy === 'compensate' ? 'TRUE' : 'FALSE'})`,
+    retry: () => `s.status IN ('compensation_failed', 'compensating')`,
+  }[req.action]();
   return { sql: `(${where.sql}) AND ${eligible}`, leftAlone: `(${where.sql}) AND NOT COALESCE(${eligible}, false)`, params, undoes };
 }
 

@@ -29,8 +29,8 @@ WITH m AS (
   SELECT s.transaction_id, s.user_id, s.item_id, CASE WHEN ${undoes} THEN ${REFUND} ELSE 0 END AS refund,
          CASE WHEN ${undoes} THEN ${RESTOCK} ELSE 0 END AS restock
     FROM saga_states s WHERE ${sql} ORDER BY s.transaction_id LIMIT ${limit})
-SELECT count(*)::int AS sagas, COALESCE(sum(refund), 0)::text AS refund, COALESCE(sum(restock), 0)::bigint::text AS restock,
-       (SELECT COALESCE(json_agg(u), '[]') FROM (SELECT user_id AS "userId", count(*)::int AS sagas, sum(refund)::text AS refund FROM m
+SELECT count(*)::int AS sagas, COALESCE(sum(refund), 0)::numeric(14,2)::text AS refund, COALESCE(sum(restock), 0)::bigint::text AS restock,
+       (SELECT COALESCE(json_agg(u), '[]') FROM (SELECT user_id AS "userId", count(*)::int AS sagas, sum(refund)::numeric(14,2)::text AS refund FROM m
           GROUP BY user_id ORDER BY sum(refund) DESC, user_id LIMIT 10) u) AS "byUser",
        (SELECT COALESCE(json_agg(i), '[]') FROM (SELECT item_id AS "itemId", count(*)::int AS sagas, sum(restock)::int AS restock FROM m
           GROUP BY item_id ORDER BY sum(restock) DESC, item_id LIMIT 10) i) AS "byItem"
