@@ -253,7 +253,8 @@ Examples:
         renderRecovered(ctx.out, summary, plan.sagas);
         if (changes) renderChanges(ctx.out, changes);
       });
-      if (report && !changes) assertBulkOutcome(report, ['completed', 'failed', 'compensated']);
+      // A saga another recoverer claimed first is theirs to finish: not a refusal.
+      if (report && !changes) assertBulkOutcome(report, ['completed', 'failed', 'compensated', 'skipped']);
     }));
 }
 
@@ -264,7 +265,9 @@ async function recoverDryRun(client: SagaClient, ctx: Ctx<RecFlags>, request: Bu
   ctx.out.result({ dryRun: true, plan: list, bulk: plan }, () => {
     ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], list.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]),
       { empty: 'no stuck sagas to recover', drop: ['mode', 'why'] });
-    if (list.length > 0) ctx.out.print(`${plan.sagas} saga(s) would be recovered; refund ${plan.refund}, restock ${plan.restock}`);
+    if (list.length === 0) return;
+    ctx.out.print(`refund ${plan.refund}, restock ${plan.restock}`);
+    ctx.out.print(`${plan.sagas} saga(s) would be recovered`);
   });
 }
 

@@ -5,7 +5,7 @@ import { SagaRunner } from '../saga/service';
 import { Actor, recordAudit } from './audit';
 import { BatchRow, BulkAction, BulkRequest, nextBatch, REFUND, RESTOCK, selection } from './bulk-select';
 import { compensateSaga } from './compensate';
-import { checkTouched, GuardScope, GuardViolation, ledgerWatermark } from './guard';
+import { checkTouched, GuardScope, GuardViolation, ledgerWatermark, newViolations } from './guard';
 import { recover } from './recover';
 import { retrySaga } from './retry';
 import type { StuckSaga } from './stuck';
@@ -99,7 +99,7 @@ export interface BulkReport {
  * Acts on every saga the request selects, batch by batch (keyset on the id, so a second run takes
  * what the first left), one transaction per saga through the compensate, recover or retry path,
  * paced to `ratePerSec`; after each batch the guard re-checks the batch's users, items and sagas
- * and stops the run at the first violation. One audit row for the whole run besides one per saga.
+ * and stops the run at the first violation the batch made appear (src/operator/guard.ts). One audit row for the whole run besides one per saga.
  */
 export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<BulkReport> {
   const db = runner.deps.db;
@@ -113,6 +113,8 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
       const size = Math.min(o.batch, (o.limit ?? Number.MAX_SAFE_INTEGER) - report.processed);
       const rows = size > 0 ? await nextBatch(db, o, after, size) : [];
       if (rows.length === 0) break;
+      const scope = { users: uniq(rows.map((r) => r.userId)), items: uniq(rows.map((r) => r.itemId)), sagas: rows.map((r) => r.transactionId), sinceLedgerId: mark };
+      const baseline = await checkTouched(db, scope);
       for (const row of rows) {
         if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
         if (o.ratePerSec) await sleep(Math.max(0, started + (report.processed / o.ratePerSec) * 1000 - Date.now()));
@@ -123,10 +125,9 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
         o.onProgress?.(report.processed);
       }
       after = rows[rows.length - 1].transactionId;
-      const scope = { users: uniq(rows.map((r) => r.userId)), items: uniq(rows.map((r) => r.itemId)), sagas: rows.map((r) => r.transactionId), sinceLedgerId: mark };
       await o.onBatch?.(scope.sagas);
       await o.beforeGuard?.(scope);
-      report.violations = await checkTouched(db, scope);
+      report.violations = newViolations(baseline, await checkTouched(db, scope));
       if (report.violations.length > 0) {
         report.outcome = 'guard_stopped';
         break;

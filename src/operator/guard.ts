@@ -6,8 +6,10 @@ import { Db } from '../db/pool';
  * the batch touched only, so the check costs the batch and not the database. A violation stops
  * the run at once (exit 6), named as db check names it.
  *
- * Unexplained movements count from `sinceLedgerId` (the ledger's newest id when the run began):
- * one older than the run is db check's business, not something this run made appear.
+ * What the guard stops on is what appeared during the batch: it is read before the batch too
+ * (newViolations), so a discrepancy older than the run (db check's business) does not stop every
+ * run that touches that account, while one the batch made appear, or made worse, does. Unexplained
+ * movements count from `sinceLedgerId` (the ledger's newest id when the run began).
  */
 export interface GuardScope {
   users: string[];
@@ -35,7 +37,7 @@ SELECT CASE account WHEN 'user' THEN 'no_negative_balance' ELSE 'no_negative_sto
        'is ' || actual::text AS detail
   FROM accounts WHERE actual < 0
 UNION ALL
-SELECT 'ledger_reconciles', account || ':' || id, 'is ' || actual::text || ', its ledger adds up to ' || total::text
+SELECT 'ledger_reconciles', account || ':' || id, 'differs from what its ledger adds up to by ' || (actual - total)::numeric(14,2)::text
   FROM sums WHERE actual <> total
 UNION ALL
 SELECT 'movements_explained', 'ledger #' || l.id, l.account || ' ' || l.account_id || ' moved by ' || l.delta::text
@@ -52,6 +54,13 @@ SELECT 'no_saga_refunded_more_than_charged', l.transaction_id || ':' || l.accoun
 export async function checkTouched(db: Pick<Db, 'query'>, scope: GuardScope): Promise<GuardViolation[]> {
   if (scope.users.length + scope.items.length + scope.sagas.length === 0) return [];
   return db.query<GuardViolation>(GUARD_SQL, [scope.users, scope.items, scope.sagas, scope.sinceLedgerId]);
+}
+
+/** The violations in `after` that `before` did not have (the same invariant, row and detail). */
+export function newViolations(before: GuardViolation[], after: GuardViolation[]): GuardViolation[] {
+  const key = (v: GuardViolation) => `${v.check}\u0000${v.id}\u0000${v.detail}`;
+  const known = new Set(before.map(key));
+  return after.filter((v) => !known.has(key(v)));
 }
 
 /** The ledger's newest id now (the guard's starting line). */
