@@ -178,7 +178,9 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
 }
 
 /** The client over a database handle (the pool's, or --what-if's one transaction); `release` frees what it owns. */
-function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTimeoutMs: number; cache: SagaCache }, release: () => Promise<void>): SagaClient {
+/** `serial`: one connection only (--what-if's transaction): bulk runs one saga at a time. */
+function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTimeoutMs: number; cache: SagaCache; serial?: boolean },
+  release: () => Promise<void>): SagaClient {
   const { leaseMs, lockTimeoutMs, cache } = opts;
   const defaultActor = opts.actor ?? { user: 'application', host: os.hostname() };
   const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs, lockTimeoutMs, grouping: opts.grouping ?? true };
@@ -215,7 +217,7 @@ function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTim
     },
     planBulk: (req) => planBulk(db, { ...req, olderThanMs: req.olderThanMs ?? DEFAULT_OLDER_THAN_MS }),
     runBulk: (req) => runBulk(runner, { ...req, actor: req.actor ?? defaultActor, olderThanMs: req.olderThanMs ?? DEFAULT_OLDER_THAN_MS,
-      onBatch: async (ids) => { await cache.invalidate(ids); await req.onBatch?.(ids); } }),
+      concurrency: opts.serial ? 1 : req.concurrency, onBatch: async (ids) => { await cache.invalidate(ids); await req.onBatch?.(ids); } }),
     async retry(ids, o) {
       const results: RetryResult[] = [];
       for (const id of ids) {
@@ -225,7 +227,7 @@ function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTim
       return results;
     },
     // One connection, one transaction: no grouping (nothing to fold) and no cache (nothing is kept).
-    whatIf: (work) => whatIf(db, (one) => work(clientOver(one, { ...opts, grouping: false, cache: NO_CACHE }, async () => undefined))),
+    whatIf: (work) => whatIf(db, (one) => work(clientOver(one, { ...opts, grouping: false, cache: NO_CACHE, serial: true }, async () => undefined))),
     async stats(o = {}) {
       // Loaded on first use: an application that never asks for statistics never loads them.
       const { getStats } = require('./stats/read') as typeof import('./stats/read');

@@ -20,22 +20,25 @@ export interface BulkFlags {
   batch: string;
   whatIf?: boolean;
   limit?: string;
+  parallel: string;
 }
 
 export interface Pacing {
   ratePerSec?: number;
   batch: number;
   limit?: number;
+  concurrency: number;
 }
 
 export function addBulkOptions(cmd: Command): Command {
   return cmd.option('--rate <n/s>', 'at most this many sagas per second (e.g. 50/s)')
     .option('--batch <n>', 'sagas per batch, 1 to 10000: the guard re-checks money and stock after each', '100')
     .option('--limit <n>', 'at most this many sagas in all')
+    .option('--parallel <n>', 'sagas done at once, 1 to 32, each in its own transaction (--what-if: one at a time)', '4')
     .option('--what-if', 'do it all in one transaction, report every row it changed, then roll back (no confirmation)');
 }
 
-/** --rate, --batch and --limit, checked before anything connects (bad values: exit 2, nothing written). */
+/** --rate, --batch, --limit and --parallel, checked before anything connects (bad values: exit 2, nothing written). */
 export function parsePacing(o: BulkFlags): Pacing {
   let ratePerSec: number | undefined;
   if (o.rate !== undefined) {
@@ -47,6 +50,7 @@ export function parsePacing(o: BulkFlags): Pacing {
     ratePerSec,
     batch: parseIntOption(o.batch, '--batch', 1, 10_000),
     limit: o.limit === undefined ? undefined : parseIntOption(o.limit, '--limit', 1, 100_000_000),
+    concurrency: parseIntOption(o.parallel, '--parallel', 1, 32),
   };
 }
 

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Db } from '../db/pool';
 import { describeFilter, filterJson } from '../saga/filter';
 import { SagaRunner } from '../saga/service';
+import { isTransient } from '../saga/engine';
 import { Actor, recordAudit } from './audit';
 import { BatchRow, BulkAction, BulkRequest, nextBatch, REFUND, RESTOCK, selection } from './bulk-select';
 import { compensateSaga } from './compensate';
@@ -71,6 +72,8 @@ export interface BulkRunOptions extends BulkRequest {
   batch: number;
   /** At most this many sagas per second. */
   ratePerSec?: number;
+  /** Sagas compensated (recovered, retried) at once, each on its own connection (default 1). */
+  concurrency?: number;
   /** Stops between two sagas (each saga's outcome is its own transaction). */
   signal?: AbortSignal;
   /** Before each saga (and once before the first): may throw to stop the run (the CLI's Ctrl-C). */
@@ -106,6 +109,7 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
   const report: BulkReport = { action: o.action, outcome: 'done', processed: 0, counts: {}, refunded: '0.00', restocked: 0, results: [], violations: [] };
   const mark = await ledgerWatermark(db);
   const started = Date.now();
+  let begun = 0;
   let after = '';
   try {
     o.onProgress?.(0);
@@ -115,15 +119,15 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
       if (rows.length === 0) break;
       const scope = { users: uniq(rows.map((r) => r.userId)), items: uniq(rows.map((r) => r.itemId)), sagas: rows.map((r) => r.transactionId), sinceLedgerId: mark };
       const baseline = await checkTouched(db, scope);
-      for (const row of rows) {
+      await inParallel(rows, o.concurrency ?? 1, async (row) => {
         if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
-        if (o.ratePerSec) await sleep(Math.max(0, started + (report.processed / o.ratePerSec) * 1000 - Date.now()));
+        if (o.ratePerSec) await sleep(Math.max(0, started + (begun++ / o.ratePerSec) * 1000 - Date.now()));
         const r = await actOn(runner, o, row);
         report.results.push(r);
         report.counts[r.outcome] = (report.counts[r.outcome] ?? 0) + 1;
         report.processed++;
         o.onProgress?.(report.processed);
-      }
+      });
       after = rows[rows.length - 1].transactionId;
       await o.onBatch?.(scope.sagas);
       await o.beforeGuard?.(scope);
@@ -142,7 +146,41 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
   return report;
 }
 
+/**
+ * `work` over the rows, `n` at a time (each saga its own transaction, so they need not wait for one
+ * another but on the rows they share). The first failure stops new work; the work in flight is let
+ * finish (it commits or rolls back whole) before the failure is thrown, so the report counts it.
+ */
+async function inParallel<T>(rows: T[], n: number, work: (row: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    while (!failed && next < rows.length) {
+      try {
+        await work(rows[next++]);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  const settled = await Promise.allSettled(Array.from({ length: Math.min(n, rows.length) }, worker));
+  const failure = settled.find((x): x is PromiseRejectedResult => x.status === 'rejected');
+  if (failure) throw failure.reason;
+}
+
+/** One saga; a deadlock between two sagas done at once rolled its transaction back whole: it is simply done again. */
 async function actOn(runner: SagaRunner, o: BulkRunOptions, row: BatchRow): Promise<BulkSagaResult> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await actOnce(runner, o, row);
+    } catch (err) {
+      if (!isTransient(err) || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function actOnce(runner: SagaRunner, o: BulkRunOptions, row: BatchRow): Promise<BulkSagaResult> {
   const common = { reason: o.reason, actor: o.actor, olderThanMs: o.olderThanMs };
   if (o.action === 'compensate') {
     const r = await compensateSaga(runner.engine, row.transactionId, { ...common, includeCompleted: Boolean(o.includeCompleted) });
