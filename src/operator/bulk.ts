@@ -3,6 +3,7 @@ import { Db } from '../db/pool';
 import { describeFilter, filterJson } from '../saga/filter';
 import { SagaRunner } from '../saga/service';
 import { isTransient } from '../saga/engine';
+import { UsageError } from '../errors';
 import { Actor, recordAudit } from './audit';
 import { BatchRow, BulkAction, BulkRequest, nextBatch, REFUND, RESTOCK, selection } from './bulk-select';
 import { compensateSaga } from './compensate';
@@ -105,6 +106,7 @@ export interface BulkReport {
  * and stops the run at the first violation the batch made appear (src/operator/guard.ts). One audit row for the whole run besides one per saga.
  */
 export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<BulkReport> {
+  assertPacing(o);
   const db = runner.deps.db;
   const report: BulkReport = { action: o.action, outcome: 'done', processed: 0, counts: {}, refunded: '0.00', restocked: 0, results: [], violations: [] };
   const mark = await ledgerWatermark(db);
@@ -144,6 +146,17 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
   }
   await finish(db, o, report, mark);
   return report;
+}
+
+/** The library's callers get the CLI's checks: a batch of 0 or a rate of 0 would do nothing, silently. */
+function assertPacing(o: Pick<BulkRunOptions, 'batch' | 'ratePerSec' | 'concurrency' | 'limit'>): void {
+  const whole = (v: number | undefined, name: string, min: number, max: number) => {
+    if (v !== undefined && !(Number.isInteger(v) && v >= min && v <= max)) throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got ${v}.`);
+  };
+  whole(o.batch, 'batch', 1, 10_000);
+  whole(o.concurrency, 'concurrency', 1, 32);
+  whole(o.limit, 'limit', 1, 100_000_000);
+  if (o.ratePerSec !== undefined && !(o.ratePerSec > 0 && o.ratePerSec <= 100_000)) throw new UsageError(`ratePerSec must be more than 0 and at most 100000, got ${o.ratePerSec}.`);
 }
 
 /**

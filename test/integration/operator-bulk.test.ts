@@ -193,6 +193,12 @@ test('an interrupted run says what it did, audits it, and the same command again
   await dbCheckPasses();
 });
 
+test('the library refuses pacing that would silently do nothing, before reading anything', async () => {
+  await expect(client.runBulk({ action: 'compensate', filter: {}, reason: 'r', batch: 0 })).rejects.toThrow('batch must be a whole number from 1 to 10000, got 0.');
+  await expect(client.runBulk({ action: 'retry', filter: {}, reason: 'r', batch: 10, ratePerSec: 0 })).rejects.toThrow('ratePerSec must be more than 0');
+  expect(await audit()).toEqual([]);
+});
+
 test('the guard: money moved unrecorded on a touched user mid-run stops the run after that batch, naming it', async () => {
   await purchases(6);
   const report = await client.runBulk({ action: 'compensate', filter: { status: 'completed' }, includeCompleted: true, reason: 'INC-80', batch: 2,
