@@ -76,15 +76,18 @@ export async function compensateSaga(engine: Engine, id: string, opts: Compensat
   let result: CompensateResult;
   try {
     result = await db.withTransaction(async (tx) => {
-      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [String(engine.deps.lockTimeoutMs)]);
-      const { rows: [mark] } = await tx.query(`SELECT COALESCE(max(id), 0)::text AS id FROM ledger`);
+      // The ledger's newest id before this saga's undos (verify reads what came after), with the lock timeout.
+      const { rows: [mark] } = await tx.query(`SELECT set_config('lock_timeout', $1, true), COALESCE(max(id), 0)::text AS id FROM ledger`,
+        [String(engine.deps.lockTimeoutMs)]);
       const q = queryOver(tx);
       const locked = await readFacts(q, id, 'FOR UPDATE OF s NOWAIT');
       if (!locked) return { transactionId: id, before: null, outcome: 'not_found', detail: 'no such saga', facts: [], undo: [], verified: null };
       await tx.query('SELECT 1 FROM users WHERE user_id = $1 FOR NO KEY UPDATE', [locked.userId]);
       await tx.query('SELECT 1 FROM items WHERE item_id = $1 FOR NO KEY UPDATE', [locked.itemId]);
       const f = (await readFacts(q, id))!;
-      const plan = planFor(id, f, await readEvidence(q, f), { ...opts, stuck: await isStuck(q, id, opts.olderThanMs, dead) });
+      // Only a saga in flight needs to be stuck to be taken (plan.ts): the others skip the question.
+      const inFlight = ['pending', 'in_progress', 'compensating'].includes(f.status);
+      const plan = planFor(id, f, await readEvidence(q, f), { ...opts, stuck: inFlight && await isStuck(q, id, opts.olderThanMs, dead) });
       const base = { transactionId: id, before: f.status, facts: plan.facts, undo: plan.undo };
       if (plan.refusal) {
         await recordAudit(q, opts.actor, { action, transactionId: id, reason: opts.reason, outcome: 'refused',
@@ -136,7 +139,9 @@ async function applyUndos(engine: Engine, tx: Tx, f: SagaFacts, plan: Compensati
                          error_message = COALESCE(error_message, 'Compensated by an operator')
                    WHERE transaction_id = $1`, [f.transactionId, owner, leaseMs]);
   // Choreography events still waiting are superseded: the operator drives the undo directly.
-  await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
+  if (f.pendingEvents.length > 0) {
+    await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
+  }
   for (const undo of plan.undo) {
     const r = await engine.compensateIn(tx, undo.step, { id: f.transactionId, mode: f.mode, inject: failAt === undo.step, eventId: null });
     if (!r.acted) {
