@@ -131,6 +131,21 @@ test('--what-if changes nothing in any table, and reports exactly what the real 
   await dbCheckPasses();
 });
 
+test('by ids, --what-if needs no reason nor confirmation, changes nothing, and its results are the real run\'s', async () => {
+  const [id] = await purchases(1);
+  const before = await everyTable();
+  const w = await json('saga', 'compensate', id, 'no-such', '--include-completed', '--what-if');
+  expect(w.code).toBe(0);
+  expect(await everyTable()).toEqual(before);
+  expect(w.out.changes.users).toEqual([{ userId: 'user-123', before: '900.00', after: '1000.00' }]);
+  const real = await json('saga', 'compensate', id, 'no-such', '--include-completed', '--reason', 'INC-61', '--yes');
+  expect(real.code).toBe(3);
+  const outcomes = (r: { out: { results: { transactionId: string; outcome: string; verified: boolean | null }[] } }) =>
+    r.out.results.map((x) => [x.transactionId, x.outcome, x.verified]);
+  expect(outcomes(w)).toEqual(outcomes(real));
+  expect(await balanceOf(t.db, 'user-123')).toBe('1000.00');
+});
+
 test('without a terminal and without --yes: exit 2, nothing written', async () => {
   await purchases(1);
   const r = await cli('saga', 'compensate', '--status', 'completed', '--include-completed', '--reason', 'r');
