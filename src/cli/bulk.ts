@@ -101,6 +101,8 @@ export function assertBulkOutcome(report: BulkReport, success: string[]): void {
   if (refused > 0) throw new OutcomeExit(EXIT.notFound, `${refused} of ${report.processed} saga(s) refused or not found`);
 }
 
+export const countsText = (counts: Record<string, number>) => Object.entries(counts).map(([k, n]) => `${n} ${k}`).join(', ') || 'none';
+
 export function renderChanges(out: Output, c: WhatIfChanges): void {
   out.print('What if (rolled back, nothing changed):');
   out.table(['saga', 'before', 'after'], c.sagas.map((s) => [s.transactionId, s.before ?? '-', s.after ?? '-']), { empty: 'no saga changes status' });

@@ -5,7 +5,7 @@ import { Output } from './output';
 import { assertCanPrompt, confirm } from './prompts';
 import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter } from './filters';
 import { addBulkOptions, assertBulkOutcome, BulkFlags, Pacing, parsePacing, renderChanges, runBulkCommand } from './bulk';
-import { parseReason, whatIfReason } from './operator';
+import { parseReason, whatIfReason } from './reason';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseDuration } from '../duration';
 import { parseId } from '../saga/validate';
