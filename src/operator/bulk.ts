@@ -3,7 +3,7 @@ import { Db } from '../db/pool';
 import { describeFilter, filterJson } from '../saga/filter';
 import { SagaRunner } from '../saga/service';
 import { isTransient } from '../saga/engine';
-import { UsageError } from '../errors';
+import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from './audit';
 import { BatchRow, BulkAction, BulkRequest, nextBatch, REFUND, RESTOCK, selection } from './bulk-select';
 import { compensateSaga } from './compensate';
@@ -122,7 +122,10 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
       const scope = { users: uniq(rows.map((r) => r.userId)), items: uniq(rows.map((r) => r.itemId)), sagas: rows.map((r) => r.transactionId), sinceLedgerId: mark };
       const baseline = await checkTouched(db, scope);
       await inParallel(rows, o.concurrency ?? 1, async (row) => {
-        if (o.signal?.aborted) throw o.signal.reason ?? new Error('aborted');
+        if (o.signal?.aborted) {
+          throw new InterruptedError(o.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT',
+            `Stopped after ${report.processed} saga(s), each done whole; the same run again takes the rest.`);
+        }
         if (o.ratePerSec) await sleep(Math.max(0, started + (begun++ / o.ratePerSec) * 1000 - Date.now()));
         const r = await actOn(runner, o, row);
         report.results.push(r);
