@@ -208,6 +208,28 @@ test('an interrupted run says what it did, audits it, and the same command again
   await dbCheckPasses();
 });
 
+test('Ctrl-C mid-run through the CLI: exit 130, what was done is said and audited; the same command finishes', async () => {
+  await purchases(4);
+  const ctrlC = new AbortController();
+  const argv = ['saga', 'compensate', '--status', 'completed', '--include-completed', '--rate', '4/s', '--parallel', '1', '--reason', 'INC-71', '--yes'];
+  const run = runMain(argv, env, false, ctrlC.signal);
+  for (let i = 0; i < 200 && (await t.db.query(`SELECT 1 FROM operator_audit WHERE action = 'compensate'`)).length === 0; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  ctrlC.abort('SIGINT');
+  const r = await run;
+  expect(r.code).toBe(130);
+  expect(r.stderr).toMatch(/Interrupted by SIGINT\. Stopped after [1-3] of 4 sagas \(compensating\)\./);
+  expect(r.stderr).toContain('run the same command again for the rest');
+  const [bulk] = (await audit()).filter((a) => a.action === 'bulk_compensate');
+  expect(bulk).toMatchObject({ outcome: 'interrupted' });
+  const done = bulk.details.processed;
+  expect((await statuses()).find((x: { status: string }) => x.status === 'compensated')?.n).toBe(done);
+  const again = await json('saga', 'compensate', '--status', 'completed', '--include-completed', '--reason', 'INC-71', '--yes');
+  expect(again.out).toMatchObject({ outcome: 'done', processed: 4 - done });
+  await dbCheckPasses();
+});
+
 test('the library refuses pacing that would silently do nothing, before reading anything', async () => {
   await expect(client.runBulk({ action: 'compensate', filter: {}, reason: 'r', batch: 0 })).rejects.toThrow('batch must be a whole number from 1 to 10000, got 0.');
   await expect(client.runBulk({ action: 'retry', filter: {}, reason: 'r', batch: 10, ratePerSec: 0 })).rejects.toThrow('ratePerSec must be more than 0');
