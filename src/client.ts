@@ -177,8 +177,10 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
   });
 }
 
-/** The client over a database handle (the pool's, or --what-if's one transaction); `release` frees what it owns. */
-/** `serial`: one connection only (--what-if's transaction): bulk runs one saga at a time. */
+/**
+ * The client over a database handle (the pool's, or --what-if's one transaction); `release` frees
+ * what it owns. `serial`: one connection only (--what-if's transaction): bulk runs one saga at a time.
+ */
 function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTimeoutMs: number; cache: SagaCache; serial?: boolean },
   release: () => Promise<void>): SagaClient {
   const { leaseMs, lockTimeoutMs, cache } = opts;
