@@ -54,6 +54,13 @@ export function parsePacing(o: BulkFlags): Pacing {
   };
 }
 
+/** Pacing is for runs by FILTERS: with ids it would be silently ignored, so it is refused. */
+export function assertNoPacingWithIds(o: BulkFlags, ids: string[]): void {
+  if (ids.length === 0) return;
+  const given = [o.rate !== undefined && '--rate', o.limit !== undefined && '--limit', o.batch !== '100' && '--batch', o.parallel !== '4' && '--parallel'].filter(Boolean);
+  if (given.length > 0) throw new UsageError(`${given.join(', ')} pace a run selected by FILTERS; with transaction ids the sagas named are done one by one.`);
+}
+
 export function renderPlan(out: Output, plan: BulkPlan, verb: string): void {
   out.print(`${verb} ${plan.sagas} saga(s) selected by ${plan.description}: refund ${plan.refund}, restock ${plan.restock}.`);
   if (plan.sagas > 0) {

@@ -14,7 +14,7 @@ import type { StuckSaga } from '../operator/stuck';
 import type { StepName } from '../saga/types';
 import type { SagaFilter } from '../saga/filter';
 import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter } from './filters';
-import { addBulkOptions, assertBulkOutcome, BulkFlags, countsText, Pacing, parsePacing, renderChanges, renderPlan, runBulkCommand } from './bulk';
+import { addBulkOptions, assertBulkOutcome, assertNoPacingWithIds, BulkFlags, countsText, Pacing, parsePacing, renderChanges, renderPlan, runBulkCommand } from './bulk';
 import { parseReason, whatIfReason } from './reason';
 import { registerRecover } from './recover';
 import { registerRetry } from './retry';
@@ -119,6 +119,7 @@ function parseCompensate(ctx: Ctx<CompFlags>): CompInput {
   const filter = parseFilter(o);
   if (ctx.args.length > 0 && !isEmptyFilter(filter)) throw new UsageError('Give transaction ids or FILTERS, not both.');
   if (o.undo !== undefined && ctx.args.length !== 1) throw new UsageError('--undo is an override for one saga: name exactly one transaction id.');
+  assertNoPacingWithIds(o, ctx.args);
   if (o.whatIf && o.dryRun) throw new UsageError('--what-if and --dry-run: pick one (--dry-run writes nothing, --what-if writes and rolls back).');
   for (const id of ctx.args) validate().parseId(id, 'TXID', 100);
   const parsed = {

@@ -4,7 +4,7 @@ import { Ctx, withApp } from './adapter';
 import { Output } from './output';
 import { assertCanPrompt, confirm } from './prompts';
 import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter } from './filters';
-import { addBulkOptions, assertBulkOutcome, BulkFlags, Pacing, parsePacing, renderChanges, runBulkCommand } from './bulk';
+import { addBulkOptions, assertBulkOutcome, assertNoPacingWithIds, BulkFlags, Pacing, parsePacing, renderChanges, runBulkCommand } from './bulk';
 import { parseReason, whatIfReason } from './reason';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseDuration } from '../duration';
@@ -60,6 +60,7 @@ function parse(ctx: Ctx<Flags>): Input {
   const hasFilter = Object.keys(filter).length > 0;
   if (ctx.args.length > 0 && hasFilter) throw new UsageError('Give transaction ids or FILTERS, not both.');
   if (ctx.args.length === 0 && !hasFilter) throw new UsageError('Name the sagas to redrive: transaction ids, or FILTERS (--status compensation_failed, --stuck ...).');
+  assertNoPacingWithIds(o, ctx.args);
   for (const id of ctx.args) parseId(id, 'TXID', 100);
   const { parseLease } = require('../saga/validate') as typeof import('../saga/validate');
   const parsed = {

@@ -181,6 +181,11 @@ describe('bad input: a clear message, exit 2, nothing written', () => {
     expect(await audit()).toEqual([]);
   });
 
+  test('pacing with ids (it paces runs by FILTERS)', async () => {
+    const r = await cli('saga', 'compensate', 'tx-1', '--rate', '5/s', '--reason', 'r', '--yes');
+    expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('--rate pace a run selected by FILTERS')]);
+  });
+
   test('ids and FILTERS together', async () => {
     const r = await cli('saga', 'compensate', 'tx-1', '--user', 'user-123', '--reason', 'r', '--yes');
     expect([r.code, r.stderr]).toEqual([2, expect.stringContaining('Give transaction ids or FILTERS, not both.')]);
