@@ -273,12 +273,20 @@ test('the guard through the CLI: exit 6 naming the broken invariant', async () =
 test('recover by FILTERS takes only the stuck sagas the filter names, and audits the run', async () => {
   await abandoned('rec-1');
   await abandoned('rec-2');
+  const before = await everyTable();
   const w = await json('saga', 'recover', '--step', 'reserve_inventory', '--what-if');
   expect(w.code).toBe(0);
   expect(w.out.changes.sagas).toEqual([{ transactionId: 'rec-1', before: 'in_progress', after: 'completed' }, { transactionId: 'rec-2', before: 'in_progress', after: 'completed' }]);
-  expect(await statuses()).toEqual([{ status: 'in_progress', n: 2 }]);
+  expect(await everyTable()).toEqual(before);
+  const one = await json('saga', 'recover', '--step', 'reserve_inventory', '--limit', '1', '--what-if');
+  const mark = (await t.db.query(`SELECT max(id)::text AS id FROM ledger`))[0].id;
   const r = await json('saga', 'recover', '--step', 'reserve_inventory', '--limit', '1', '--rate', '100/s', '--yes');
   expect(r.code).toBe(0);
+  // What the what-if said the run would do, it did: the same ledger rows (here none: the steps left are the log and the notification).
+  expect(await t.db.query(`SELECT account, account_id AS "accountId", delta::text AS delta, source, transaction_id AS "transactionId", step, kind
+                             FROM ledger WHERE id > $1 ORDER BY id`, [mark])).toEqual(one.out.changes.ledger);
+  expect(one.out.changes.notifications).toEqual([{ notificationId: 'ntf-rec-1', before: null, after: { status: 'sent', attempts: 1 } }]);
+  expect(await t.db.query(`SELECT status, attempts FROM notifications WHERE transaction_id = 'rec-1'`)).toEqual([{ status: 'sent', attempts: 1 }]);
   expect(r.out.results).toEqual([expect.objectContaining({ transactionId: 'rec-1', after: 'completed' })]);
   expect((await audit()).filter((a) => a.action === 'bulk_recover')).toEqual([
     expect.objectContaining({ outcome: 'done', details: expect.objectContaining({ filter: { step: ['reserve_inventory'], stuck: { olderThanMs: 60000 } }, limit: 1, rate: 100 }) })]);
