@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { Db } from '../db/pool';
 import { describeFilter, filterJson } from '../saga/filter';
 import { SagaRunner } from '../saga/service';
+import { deadLocalOwners } from '../saga/stuck';
 import { isTransient } from '../saga/engine';
 import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from './audit';
@@ -121,13 +122,14 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
       if (rows.length === 0) break;
       const scope = { users: uniq(rows.map((r) => r.userId)), items: uniq(rows.map((r) => r.itemId)), sagas: rows.map((r) => r.transactionId), sinceLedgerId: mark };
       const baseline = await checkTouched(db, scope);
+      const deadOwners = await deadLocalOwners(db);
       await inParallel(rows, o.concurrency ?? 1, async (row) => {
         if (o.signal?.aborted) {
           throw new InterruptedError(o.signal.reason === 'SIGTERM' ? 'SIGTERM' : 'SIGINT',
             `Stopped after ${report.processed} saga(s), each done whole; the same run again takes the rest.`);
         }
         if (o.ratePerSec) await sleep(Math.max(0, started + (begun++ / o.ratePerSec) * 1000 - Date.now()));
-        const r = await actOn(runner, o, row);
+        const r = await actOn(runner, { ...o, deadOwners }, row);
         report.results.push(r);
         report.counts[r.outcome] = (report.counts[r.outcome] ?? 0) + 1;
         report.processed++;
@@ -186,7 +188,9 @@ async function inParallel<T>(rows: T[], n: number, work: (row: T) => Promise<voi
 }
 
 /** One saga; a deadlock between two sagas done at once rolled its transaction back whole: it is simply done again. */
-async function actOn(runner: SagaRunner, o: BulkRunOptions, row: BatchRow): Promise<BulkSagaResult> {
+type Acting = BulkRunOptions & { deadOwners: string[] };
+
+async function actOn(runner: SagaRunner, o: Acting, row: BatchRow): Promise<BulkSagaResult> {
   for (let attempt = 1; ; attempt++) {
     try {
       return await actOnce(runner, o, row);
@@ -196,10 +200,10 @@ async function actOn(runner: SagaRunner, o: BulkRunOptions, row: BatchRow): Prom
   }
 }
 
-async function actOnce(runner: SagaRunner, o: BulkRunOptions, row: BatchRow): Promise<BulkSagaResult> {
+async function actOnce(runner: SagaRunner, o: Acting, row: BatchRow): Promise<BulkSagaResult> {
   const common = { reason: o.reason, actor: o.actor, olderThanMs: o.olderThanMs };
   if (o.action === 'compensate') {
-    const r = await compensateSaga(runner.engine, row.transactionId, { ...common, includeCompleted: Boolean(o.includeCompleted) });
+    const r = await compensateSaga(runner.engine, row.transactionId, { ...common, includeCompleted: Boolean(o.includeCompleted), deadOwners: o.deadOwners });
     return { ...r };
   }
   if (o.action === 'retry') return { ...await retrySaga(runner, row.transactionId, common) };

@@ -37,6 +37,8 @@ export interface CompensateOptions {
   failAt?: StepName;
   /** What the audit calls it: `retry` when a redrive re-attempts a failed undo (default compensate). */
   auditAction?: 'compensate' | 'retry';
+  /** The stuck rule's dead owners (deadLocalOwners), when the caller just read them (a bulk run, per batch). */
+  deadOwners?: string[];
 }
 
 /** A step that lost its saga to another process: the whole compensation is rolled back. */
@@ -71,7 +73,7 @@ async function isStuck(db: Pick<Db, 'query'>, id: string, olderThanMs: number, d
  */
 export async function compensateSaga(engine: Engine, id: string, opts: CompensateOptions): Promise<CompensateResult> {
   const db = engine.deps.db;
-  const dead = await deadLocalOwners(db);
+  const dead = opts.deadOwners ?? await deadLocalOwners(db);
   const action = opts.auditAction ?? 'compensate';
   let result: CompensateResult;
   try {
