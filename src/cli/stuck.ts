@@ -5,12 +5,12 @@ import { Output } from './output';
 import { shortDuration } from './format';
 import { assertCanPrompt, confirm } from './prompts';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
-import { parseDuration, parseIntOption } from '../duration';
+import { parseIntOption } from '../duration';
+import { OLDER_THAN_HELP, parseOlderThan } from './filters';
 import type { App } from '../app';
 import type { StuckSaga } from '../operator/stuck';
 import type { SagaForensics, SessionInfo, Termination } from '../operator/forensics';
 
-const OLDER_THAN_HELP = 'a saga counts as stuck once unmoved this long with no live lease (a dead owner on this host at once)';
 
 /** The flags `saga stuck` and `saga show` share for lock and lease forensics. */
 export type ExplainFlags = { explain?: boolean; terminateBlocker?: boolean; reason?: string };
@@ -51,7 +51,7 @@ Examples:
   $ sagactl saga stuck --explain
   $ sagactl saga stuck --explain --terminate-blocker --reason "INC-12: psql left open" --yes`)
     .action(withApp<Flags, ExplainInput & { olderThanMs: number; limit: number }>(io, 'saga-stuck',
-      (ctx) => ({ olderThanMs: parseDuration(ctx.opts.olderThan, '--older-than'),
+      (ctx) => ({ olderThanMs: parseOlderThan(ctx.opts.olderThan),
         limit: parseIntOption(ctx.opts.limit, '--limit', 1, 1_000_000), ...parseExplain(ctx) }),
       async (app, input, ctx) => {
         const stuck = await app.client().findStuck(input);
