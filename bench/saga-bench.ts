@@ -106,21 +106,35 @@ async function main(): Promise<number> {
     for (const c of [grouped, ungrouped]) for (const mode of ['orchestration', 'choreography'] as const) await load(purchaser(c), mode, 8, 300);
     await load(new NaiveTypeormPurchaser(ds), 'orchestration', 8, 200);
 
-    say(`${args.rounds} alternating rounds at concurrency 32: pgbench, grouped engine, ungrouped engine`);
+    say(`${args.rounds} alternating rounds at concurrency 32: pgbench, grouped engine, ungrouped engine, grouped without the ledger`);
     const limit: number[] = [];
     const engine32: LoadResult[] = [];
     const plain32: LoadResult[] = [];
+    const noLedger32: LoadResult[] = [];
+    // What the ledger costs: the same grouped load with its triggers switched off, in this
+    // throw-away database only (no writer can switch them off in a real one without ALTER TABLE).
+    const ledgerTriggers = async (on: boolean) => {
+      for (const table of ['users', 'items']) await db.query(`ALTER TABLE ${table} ${on ? 'ENABLE' : 'DISABLE'} TRIGGER USER`);
+    };
     for (let i = 0; i < args.rounds; i++) {
       limit.push(await pgbench.round(32, 10));
       engine32.push(await load(purchaser(grouped), 'orchestration', 32, args.count));
       plain32.push(await load(purchaser(ungrouped), 'orchestration', 32, args.count));
-      say(`  round ${i + 1}: pgbench ${Math.round(limit[i])}/s, grouped ${engine32[i].sagasPerSecond}/s, ungrouped ${plain32[i].sagasPerSecond}/s`);
+      await ledgerTriggers(false);
+      try {
+        noLedger32.push(await load(purchaser(grouped), 'orchestration', 32, args.count));
+      } finally {
+        await ledgerTriggers(true);
+      }
+      say(`  round ${i + 1}: pgbench ${Math.round(limit[i])}/s, grouped ${engine32[i].sagasPerSecond}/s, ungrouped ${plain32[i].sagasPerSecond}/s, ` +
+        `grouped without the ledger ${noLedger32[i].sagasPerSecond}/s`);
     }
     const mid = (rs: LoadResult[]) => rs.find((r) => r.sagasPerSecond === median(rs.map((x) => x.sagasPerSecond)))!;
     const rows: Row[] = [
       { name: 'pgbench, the saga as 5 transactions, c=32 (the limit)', sagasPerSecond: Math.round(median(limit)), count: 0, note: `median of ${limit.map(Math.round).join(', ')}` },
       row('engine grouped, orchestration c=32', mid(engine32), `median of ${engine32.map((r) => r.sagasPerSecond).join(', ')}`),
       row('engine not grouped, orchestration c=32', mid(plain32), `median of ${plain32.map((r) => r.sagasPerSecond).join(', ')}`),
+      row('engine grouped c=32, ledger triggers off (its cost)', mid(noLedger32), `median of ${noLedger32.map((r) => r.sagasPerSecond).join(', ')}`),
     ];
     say('the other scenarios');
     rows.push(row('engine grouped, choreography c=32', await load(purchaser(grouped), 'choreography', 32, args.count)));

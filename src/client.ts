@@ -2,7 +2,7 @@ import os from 'node:os';
 import type { Pool } from 'pg';
 import { UsageError } from './errors';
 import { validateRedisUrl } from './config';
-import { createDb, createPool, Db } from './db/pool';
+import { backendPids, createDb, createPool, Db } from './db/pool';
 import { NO_CACHE, readThrough, SagaCache } from './cache/saga-cache';
 import { DEFAULT_LEASE_MS, DEFAULT_LOCK_TIMEOUT_MS, EngineDeps, leaseOwner } from './saga/engine';
 import { SagaRunner } from './saga/service';
@@ -14,6 +14,11 @@ import { CompensationPlan } from './operator/plan';
 import { recover, RecoverReport, Strategy } from './operator/recover';
 import { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 import { Actor } from './operator/audit';
+import { explainSagas, SagaForensics, SessionInfo, terminateBlocker, Termination } from './operator/forensics';
+import { BulkPlan, BulkReport, BulkRunOptions, planBulk, runBulk } from './operator/bulk';
+import type { BulkRequest } from './operator/bulk-select';
+import { retrySaga, RetryResult } from './operator/retry';
+import { whatIf, WhatIfChanges } from './operator/what-if';
 import { SagaOutcome, StepName } from './saga/types';
 import type { SagaStats } from './stats/summary';
 
@@ -77,6 +82,16 @@ export interface RecoverRequest {
   onProgress?: (done: number) => void;
 }
 
+export interface RetryRequest {
+  reason: string;
+  actor?: Actor;
+  /** A saga in flight is resumed only once stuck: unmoved this long (default 60 s). */
+  olderThanMs?: number;
+}
+
+/** A bulk action: the selection (FILTERS and what the action may take) and how to run it. */
+export type BulkRunRequest = Omit<BulkRunOptions, 'actor' | 'olderThanMs'> & { actor?: Actor; olderThanMs?: number };
+
 export interface RecoveryLoop {
   stop(): Promise<void>;
 }
@@ -101,6 +116,21 @@ export interface SagaClient {
   recover(opts?: RecoverRequest): Promise<RecoverReport>;
   /** Runs recover() every `everyMs` until stop(): every instance of an application may run one. */
   startRecovery(opts: RecoverRequest & { everyMs: number; onRound?: (report: RecoverReport) => void }): RecoveryLoop;
+  /** Lock and lease forensics: who holds or waits on each saga's rows, and the process behind its lease (ids not found left out). */
+  explainSagas(ids: string[]): Promise<SagaForensics[]>;
+  /** Ends a blocker found by explainSagas once it is checked to be still the same one; audited. Never this client's own sessions. */
+  terminateBlocker(req: { sagas: string[]; blocker: SessionInfo; reason: string; actor?: Actor }): Promise<Termination>;
+  /** The count and totals of a bulk action (sagas, money to refund, stock to restore, top users and items), read only. */
+  planBulk(req: Omit<BulkRequest, 'olderThanMs'> & { olderThanMs?: number }): Promise<BulkPlan>;
+  /** Runs a bulk action: one transaction per saga, paced, batched, guarded, audited as a whole and per saga. */
+  runBulk(req: BulkRunRequest): Promise<BulkReport>;
+  /** Redrives sagas after a cause was fixed (see src/operator/retry.ts), one at a time. */
+  retry(ids: string[], opts: RetryRequest): Promise<RetryResult[]>;
+  /**
+   * Runs `work` against a client whose every write happens in one transaction that is then rolled
+   * back: the result, and every row it changed (before and after). Nothing is changed.
+   */
+  whatIf<T>(work: (client: SagaClient) => Promise<T>): Promise<{ result: T; changes: WhatIfChanges }>;
   /** The statistics `sagactl stats --json` prints, for sagas created in [since, until). */
   stats(opts?: { since?: Date; until?: Date; olderThanMs?: number }): Promise<SagaStats>;
   close(): Promise<void>;
@@ -146,7 +176,19 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
   // Every option is checked before the pool is made: a refused client leaves nothing open.
   const { db, owned } = connect(opts);
   const ownCache = opts.redisUrl === undefined ? undefined : redisCache(opts.redisUrl, opts.onWarning);
-  const cache = opts.cache ?? ownCache ?? NO_CACHE;
+  return clientOver(db, { ...opts, leaseMs, lockTimeoutMs, cache: opts.cache ?? ownCache ?? NO_CACHE }, async () => {
+    await ownCache?.close();
+    if (owned) await db.pool.end();
+  });
+}
+
+/**
+ * The client over a database handle (the pool's, or --what-if's one transaction); `release` frees
+ * what it owns. `serial`: one connection only (--what-if's transaction): bulk runs one saga at a time.
+ */
+function clientOver(db: Db, opts: SagaClientOptions & { leaseMs: number; lockTimeoutMs: number; cache: SagaCache; serial?: boolean },
+  release: () => Promise<void>): SagaClient {
+  const { leaseMs, lockTimeoutMs, cache } = opts;
   const defaultActor = opts.actor ?? { user: 'application', host: os.hostname() };
   const deps: EngineDeps = { db, owner: leaseOwner(), leaseMs, lockTimeoutMs, grouping: opts.grouping ?? true };
   // The hot path never waits for the cache: a saga is cacheable only once settled, and this is it settling.
@@ -180,6 +222,22 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
       await cache.invalidate(report.results.map((r) => r.transactionId));
       return report;
     },
+    // Forensics (src/operator/forensics.ts): this client's own backends are never reported nor ended.
+    explainSagas: async (ids) => explainSagas(db, ids, backendPids(db.pool)),
+    terminateBlocker: async ({ actor, ...req }) => terminateBlocker(db, actor ?? defaultActor, { ...req, ownPids: backendPids(db.pool) }),
+    planBulk: (req) => planBulk(db, { ...req, olderThanMs: req.olderThanMs ?? DEFAULT_OLDER_THAN_MS }),
+    runBulk: (req) => runBulk(runner, { ...req, actor: req.actor ?? defaultActor, olderThanMs: req.olderThanMs ?? DEFAULT_OLDER_THAN_MS,
+      concurrency: opts.serial ? 1 : req.concurrency, onBatch: async (ids) => { await cache.invalidate(ids); await req.onBatch?.(ids); } }),
+    async retry(ids, o) {
+      const results: RetryResult[] = [];
+      for (const id of ids) {
+        results.push(await retrySaga(runner, id, { reason: o.reason, actor: o.actor ?? defaultActor, olderThanMs: o.olderThanMs ?? DEFAULT_OLDER_THAN_MS }));
+      }
+      await cache.invalidate(ids);
+      return results;
+    },
+    // One connection, one transaction: no grouping (nothing to fold) and no cache (nothing is kept).
+    whatIf: (work) => whatIf(db, (one) => work(clientOver(one, { ...opts, grouping: false, cache: NO_CACHE, serial: true }, async () => undefined))),
     async stats(o = {}) {
       // Loaded on first use: an application that never asks for statistics never loads them.
       const { getStats } = require('./stats/read') as typeof import('./stats/read');
@@ -205,8 +263,7 @@ export function createSagaClient(opts: SagaClientOptions): SagaClient {
     },
     async close() {
       await Promise.all([...loops].map((l) => l.stop()));
-      await ownCache?.close();
-      if (owned) await db.pool.end();
+      await release();
     },
   };
   return client;

@@ -9,7 +9,7 @@ import type * as Entities from './db/entities';
 export { createSagaClient } from './client';
 export { DEFAULT_OLDER_THAN_MS } from './saga/stuck';
 export type {
-  SagaClient, SagaClientOptions, DataSourceLike, CompensateRequest, RecoverRequest, RecoveryLoop,
+  SagaClient, SagaClientOptions, DataSourceLike, CompensateRequest, RecoverRequest, RecoveryLoop, RetryRequest, BulkRunRequest,
 } from './client';
 export { runMigrations } from './migrate/run-migrations';
 export type { RunMigrationsOptions } from './migrate/run-migrations';
@@ -19,10 +19,17 @@ export { checkPurchase, MAX_QUANTITY } from './saga/validate';
 export type { SagaView, SagaStep, SagaListPage, ListFilters } from './saga/queries';
 export type { SagaOutcome, SagaStatus, SagaMode, StepName, ErrorCode } from './saga/types';
 export type { StuckSaga } from './operator/stuck';
+export type { SagaForensics, SessionInfo, LeaseInfo, Termination } from './operator/forensics';
 export type { CompensateResult } from './operator/compensate';
 export type { CompensationPlan, PlannedUndo } from './operator/plan';
 export type { RecoverResult, RecoverReport, Strategy } from './operator/recover';
 export type { Actor } from './operator/audit';
+export type { BulkPlan, BulkReport, BulkSagaResult } from './operator/bulk';
+export type { BulkAction, BulkRequest } from './operator/bulk-select';
+export type { GuardViolation } from './operator/guard';
+export type { RetryResult, RetryAction } from './operator/retry';
+export type { WhatIfChanges } from './operator/what-if';
+export type { SagaFilter } from './saga/filter';
 export type { SagaStats } from './stats/summary';
 export {
   SAGA_STATUS, FINAL_STATUSES, MODES, STEPS, STEP_KIND, STEP_STATUS, ERROR_MESSAGES,

@@ -175,7 +175,9 @@ Checks: no negative balance or stock; completed sagas have every forward step an
 compensated sagas undid every committed step; every refund matches its debit; no step recorded twice;
 every balance and stock equals its ledger; every ledger movement is explained by one saga step or a
 declared source; every step that moves money or stock has its movement; no saga refunded more than
-it was charged; no saga stuck (see saga stuck). What to do when one fails: docs/runbook.md.
+it was charged; no saga stuck (see saga stuck); the choreography outbox: no event undelivered past
+--older-than, every delivered event has the step it triggered, no saga in flight waits on an event
+never emitted, no event delivered twice. What to do when one fails: docs/runbook.md.
 Exit: 0 all hold, 6 any fails (the offending ids and amounts are printed).
 Examples:
   $ sagactl db check

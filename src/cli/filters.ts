@@ -23,6 +23,11 @@ export interface FilterFlags {
 const STATUSES = Object.values(SAGA_STATUS) as string[];
 const ERROR_CODES = Object.keys(ERROR_MESSAGES);
 const STEP_VALUES = [...STEPS, 'none'];
+export const OLDER_THAN_HELP = 'a saga counts as stuck once unmoved this long with no live lease (a dead owner on this host at once)';
+
+/** --older-than, the stuck definition's one parameter (1m when not given). */
+export const parseOlderThan = (raw: string | undefined) => (raw === undefined ? DEFAULT_OLDER_THAN_MS : parseDuration(raw, '--older-than'));
+
 export const FILTERS_HELP = `
 FILTERS combine with AND; a comma-separated list within one filter means any of them:
   --status failed,compensated --user user-123 --since 2h`;
@@ -38,7 +43,7 @@ export function addFilterOptions(cmd: Command, opts: { stuck?: boolean } = {}): 
     .option('--since <time>', 'created at or after: ISO-8601 or a duration ago (15m, 2h, 7d)')
     .option('--until <time>', 'created before: ISO-8601 or a duration ago');
   if (opts.stuck !== false) cmd.option('--stuck', 'only stuck sagas (and compensation_failed ones): see saga stuck');
-  cmd.option('--older-than <duration>', 'a saga counts as stuck once unmoved this long with no live lease (a dead owner on this host at once)', '1m');
+  cmd.option('--older-than <duration>', OLDER_THAN_HELP, '1m');
   return cmd;
 }
 
@@ -61,7 +66,7 @@ export function parseFilter(o: FilterFlags, opts: { alwaysStuck?: boolean } = {}
   const since = o.since === undefined ? undefined : parseInstant(o.since, '--since');
   const until = o.until === undefined ? undefined : parseInstant(o.until, '--until');
   if (since && until && since >= until) throw new UsageError('--since must be before --until: no saga can match both.');
-  const olderThanMs = o.olderThan === undefined ? DEFAULT_OLDER_THAN_MS : parseDuration(o.olderThan, '--older-than');
+  const olderThanMs = parseOlderThan(o.olderThan);
   const stuck = o.stuck === true || opts.alwaysStuck === true;
   const filter: SagaFilter = {
     status: values(o.status, '--status', STATUSES) as SagaFilter['status'],

@@ -2,90 +2,62 @@ import { Command } from 'commander';
 import { Io } from './io';
 import { Ctx, withApp } from './adapter';
 import { Output } from './output';
-import { shortDuration } from './format';
+import { registerStuck } from './stuck';
 import { assertCanPrompt, chooseMany, confirm } from './prompts';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
-import { parseDuration, parseIntOption } from '../duration';
 import type { App } from '../app';
 import type { CompensationPlan } from '../operator/plan';
 import type { CompensateResult } from '../operator/compensate';
 import type { CompensateRequest, SagaClient } from '../client';
-import type { StuckSaga } from '../operator/stuck';
-import type { RecoverReport, Strategy } from '../operator/recover';
 import type { StepName } from '../saga/types';
+import type { SagaFilter } from '../saga/filter';
+import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter, parseOlderThan } from './filters';
+import { addBulkOptions, assertBulkOutcome, assertNoPacingWithIds, BulkFlags, countsText, Pacing, parsePacing, renderChanges, renderPlan, runBulkCommand } from './bulk';
+import { parseReason, whatIfReason } from './reason';
+import { registerRecover } from './recover';
+import { registerRetry } from './retry';
 
 const validate = () => require('../saga/validate') as typeof import('../saga/validate');
-const actionFor = () => (require('../operator/recover') as typeof import('../operator/recover')).actionFor;
+const isEmptyFilter = (f: SagaFilter) => (require('../saga/filter') as typeof import('../saga/filter')).isEmptyFilter(f);
 
-const OPERATOR_STATUSES = ['pending', 'in_progress', 'compensating', 'compensation_failed'];
-const OLDER_THAN_HELP = 'a saga counts as stuck once unmoved this long with no live lease (a dead owner on this host at once)';
-const OLDER_THAN_DEFAULT = '1m';
-
-/** Why, for the audit: required for a real run, never empty (nor only quotes: `--reason "''"`). */
-export function parseReason(raw: string | undefined, needed: boolean): string {
-  if (!needed) return raw?.trim() ?? '';
-  if (raw === undefined || /^['"\s]*$/.test(raw)) {
-    throw new UsageError('--reason is required: say why, it goes to the operator_audit table.', 'e.g. --reason "INC-123: payment service outage"');
-  }
-  if (raw.length > 2000) throw new UsageError('--reason is longer than 2000 characters.');
-  return raw.trim();
-}
-
-const olderThan = (raw: string) => parseDuration(raw, '--older-than');
 
 export function registerOperator(saga: Command, io: Io): void {
   registerStuck(saga, io);
   registerCompensate(saga, io);
   registerRecover(saga, io);
+  registerRetry(saga, io);
 }
 
-function registerStuck(saga: Command, io: Io): void {
-  type Flags = { olderThan: string; limit: string };
-  saga.command('stuck').description('sagas nobody is driving, and those waiting for an operator (compensation_failed)')
-    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
-    .option('--limit <n>', 'at most this many, stalest first, 1 to 1000000', '1000')
-    .addHelpText('after', '\nExamples:\n  $ sagactl saga stuck\n  $ sagactl saga stuck --older-than 10m --json')
-    .action(withApp<Flags, { olderThanMs: number; limit: number }>(io, 'saga-stuck',
-      (ctx) => ({ olderThanMs: olderThan(ctx.opts.olderThan), limit: parseIntOption(ctx.opts.limit, '--limit', 1, 1_000_000) }),
-      async (app, input, ctx) => {
-        const stuck = await app.client().findStuck(input);
-        ctx.out.result({ stuck }, () => renderStuck(ctx.out, stuck, input.limit));
-      }));
-}
-
-function renderStuck(out: Output, stuck: StuckSaga[], limit: number): void {
-  out.table(['transaction id', 'status', 'mode', 'idle', 'why', 'last step', 'attempts', 'last error'],
-    stuck.map((s) => [s.transactionId, s.status, s.mode, shortDuration(s.idleSeconds), s.why, s.lastStep, s.attempts, s.errorCode]),
-    { empty: 'no stuck sagas', keep: ['status', 'idle'], drop: ['mode', 'attempts', 'last error', 'last step', 'why'] });
-  if (stuck.length > 0) out.print(`${stuck.length} stuck${stuck.length === limit ? ` (the ${limit} stalest; raise --limit for more)` : ''}`);
-}
-
-type CompFlags = { stuck?: boolean; olderThan: string; status?: string; limit: string; includeCompleted?: boolean;
-  dryRun?: boolean; reason?: string; undo?: string; failAt?: string; lease: string };
-interface CompInput { olderThanMs: number; limit: number; reason: string; override?: StepName; failAt?: StepName; leaseMs: number }
+type CompFlags = FilterFlags & BulkFlags & { includeCompleted?: boolean; dryRun?: boolean; reason?: string; undo?: string; failAt?: string; lease: string };
+interface CompInput { filter: SagaFilter; olderThanMs: number; pacing: Pacing; reason: string; override?: StepName; failAt?: StepName; leaseMs: number }
 
 function registerCompensate(saga: Command, io: Io): void {
-  saga.command('compensate [txid...]').description('undo sagas by hand: plan from the records and the ledger, confirm, apply, verify, audit')
-    .option('--stuck', 'pick the stuck sagas (and compensation_failed ones) instead of ids')
-    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
-    .option('--status <status>', `with --stuck: only this status (${OPERATOR_STATUSES.join(', ')})`)
-    .option('--limit <n>', 'with --stuck: at most this many, 1 to 10000', '100')
-    .option('--include-completed', 'also undo completed purchases (refunds them)')
-    .option('--dry-run', 'print the plan and its evidence, write nothing')
+  const cmd = saga.command('compensate [txid...]').description('undo sagas by hand, by id or by FILTERS: plan from the records and the ledger, confirm, apply, verify, audit');
+  addFilterOptions(cmd);
+  addBulkOptions(cmd)
+    .option('--include-completed', 'also undo completed purchases (refunds them), by id as by FILTERS')
+    .option('--dry-run', 'print the plan (by id) or the count and totals (by FILTERS), write nothing')
     .option('--reason <text>', 'why (required for a real run; recorded in operator_audit)')
     .option('--undo <step>', 'override, after checking by hand: undo this step although its record or ledger movement is missing (audited)')
     .option('--fail-at <step>', 'drills: make the undo of this step fail')
     .option('--lease <duration>', 'how long this process holds each saga', '30s')
-    .addHelpText('after', `
+    .addHelpText('after', `${FILTERS_HELP}
+By FILTERS, the count and the totals (sagas, money to refund, stock to restore, top users and items)
+come first, then the confirmation; each saga is compensated in its own transaction, so running the
+same command again resumes; after each --batch the guard re-checks db check's money and stock rules
+for the users and items touched, and stops the run (exit 6) at the first violation.
 A saga whose step records and ledger disagree, or whose user or item shows a movement nobody explained
 since it began, is refused (exit 3) with the facts: see docs/runbook.md.
-Exit: 0 all compensated and verified, 3 any refused or not found (the others are still processed), 5 any compensation failed.
+Exit: 0 all compensated and verified, 2 bad input, 3 any refused or not found (the others are still processed),
+5 any compensation failed, 6 the guard stopped the run.
 Examples:
   $ sagactl saga compensate --stuck --older-than 10m --dry-run
+  $ sagactl saga compensate --status compensation_failed --user user-123 --what-if
+  $ sagactl saga compensate --status completed --item item-sword --since 2h --include-completed --rate 50/s --batch 200 --reason "INC-77: recall" --yes
   $ sagactl saga compensate 4f0c... --reason "INC-42: stock service down" --yes
-  $ sagactl saga compensate order-42 --include-completed --reason "customer refund, ticket 981"
   $ sagactl saga compensate order-7 --undo validate_user --reason "INC-9: debit made by the old service, checked by hand"`)
     .action(withApp<CompFlags, CompInput>(io, 'saga-compensate', parseCompensate, async (app, input, ctx) => {
+      if (ctx.args.length === 0 && !isEmptyFilter(input.filter)) return compensateBulk(app, input, ctx);
       const ids = await pickIds(app, ctx, input);
       if (ids.length === 0) return ctx.out.result({ plans: [], results: [] }, () => ctx.out.print('Nothing to compensate.'));
       const client = app.client({ leaseMs: input.leaseMs });
@@ -97,11 +69,16 @@ Examples:
         if (refused > 0) throw new OutcomeExit(EXIT.notFound, `${refused} of ${plans.length} saga(s) would be refused`);
         return;
       }
+      const full = { ...request, reason: input.reason, failAt: input.failAt };
+      if (ctx.opts.whatIf) {
+        const { result, changes } = await client.whatIf((c) => c.compensate(ids, full));
+        return ctx.out.result({ whatIf: true, plans, results: result, changes }, () => { renderResults(ctx.out, result); renderChanges(ctx.out, changes); });
+      }
       if (!ctx.out.json) renderPlans(ctx.out, plans);
       if (!(await confirm(io, ctx.opts.yes, `Compensate ${plans.filter((p) => !p.refusal).length} saga(s) as planned?`))) {
         throw new UsageError('Not confirmed; nothing compensated.');
       }
-      const results = await compensateEach(client, ids, { ...request, reason: input.reason, failAt: input.failAt }, ctx.out);
+      const results = await compensateEach(client, ids, full, ctx.out);
       ctx.out.result({ plans, results }, () => renderResults(ctx.out, results));
       const failed = results.filter((x) => x.outcome === 'compensation_failed').length;
       if (failed > 0) throw new OutcomeExit(EXIT.compensationFailed, `${failed} of ${results.length} compensation(s) failed`);
@@ -112,33 +89,53 @@ Examples:
 
 function parseCompensate(ctx: Ctx<CompFlags>): CompInput {
   const o = ctx.opts;
-  if (ctx.args.length > 0 && o.stuck) throw new UsageError('Give transaction ids or --stuck, not both.');
-  if (o.status !== undefined && !OPERATOR_STATUSES.includes(o.status)) {
-    throw new UsageError(`--status must be one of ${OPERATOR_STATUSES.join(', ')}, got "${o.status}".`);
-  }
+  const filter = parseFilter(o);
+  if (ctx.args.length > 0 && !isEmptyFilter(filter)) throw new UsageError('Give transaction ids or FILTERS, not both.');
   if (o.undo !== undefined && ctx.args.length !== 1) throw new UsageError('--undo is an override for one saga: name exactly one transaction id.');
+  assertNoPacingWithIds(o, ctx.args);
+  if (o.whatIf && o.dryRun) throw new UsageError('--what-if and --dry-run: pick one (--dry-run writes nothing, --what-if writes and rolls back).');
   for (const id of ctx.args) validate().parseId(id, 'TXID', 100);
   const parsed = {
-    olderThanMs: olderThan(o.olderThan),
-    limit: parseIntOption(o.limit, '--limit', 1, 10_000),
-    reason: parseReason(o.reason, !o.dryRun),
+    filter,
+    olderThanMs: parseOlderThan(o.olderThan),
+    pacing: parsePacing(o),
+    reason: o.whatIf ? whatIfReason(o.reason) : parseReason(o.reason, !o.dryRun),
     override: o.undo === undefined ? undefined : validate().parseStep(o.undo, '--undo'),
     failAt: o.failAt === undefined ? undefined : validate().parseStep(o.failAt, '--fail-at'),
     leaseMs: validate().parseLease(o.lease),
   };
-  if (ctx.args.length === 0 && !o.stuck && !ctx.io.stdinIsTTY) {
-    throw new UsageError('Name the sagas to compensate: transaction ids, or --stuck.');
+  if (ctx.args.length === 0 && isEmptyFilter(filter) && !ctx.io.stdinIsTTY) {
+    throw new UsageError('Name the sagas to compensate: transaction ids, or FILTERS (--stuck, --status, --user ...).');
   }
-  if (!o.dryRun) assertCanPrompt(ctx.io, o.yes);
+  if (!o.dryRun && !o.whatIf) assertCanPrompt(ctx.io, o.yes);
   return parsed;
 }
 
-/** Ids given, else the stuck selection; on a terminal with neither, an interactive checklist. */
+/** By FILTERS: totals, confirmation, the guarded run (src/cli/bulk.ts). */
+async function compensateBulk(app: App, input: CompInput, ctx: Ctx<CompFlags>): Promise<void> {
+  const client = app.client({ leaseMs: input.leaseMs });
+  const request = { action: 'compensate' as const, filter: input.filter, includeCompleted: ctx.opts.includeCompleted, olderThanMs: input.olderThanMs };
+  if (ctx.opts.dryRun) {
+    const plan = await client.planBulk({ ...request, limit: input.pacing.limit });
+    return ctx.out.result({ dryRun: true, bulk: plan }, () => renderPlan(ctx.out, plan, 'Would compensate'));
+  }
+  const { plan, report, changes } = await runBulkCommand(client, ctx.io, ctx, { request, pacing: input.pacing, reason: input.reason,
+    verb: 'Compensate', label: 'compensating',
+    resume: 'Each saga compensated is done whole; run the same command again for the rest (compensated ones are no longer selected).' });
+  if (!report) return ctx.out.result({ plans: [], results: [] }, () => ctx.out.print('Nothing to compensate.'));
+  const results = report.results as unknown as CompensateResult[];
+  ctx.out.result({ ...(changes ? { whatIf: true } : {}), bulk: plan, ...report, ...(changes ? { changes } : {}) }, () => {
+    renderResults(ctx.out, results.length <= 200 ? results : results.filter((r) => r.outcome !== 'compensated'));
+    ctx.out.print(`${report.outcome}: ${report.processed} processed (${countsText(report.counts)}); refunded ${report.refunded}, restocked ${report.restocked}`);
+    if (changes) renderChanges(ctx.out, changes);
+  });
+  if (!changes) assertBulkOutcome(report, ['compensated']);
+}
+
+/** Ids given; on a terminal with neither ids nor FILTERS, an interactive checklist of the stuck sagas. */
 async function pickIds(app: App, ctx: Ctx<CompFlags>, input: CompInput): Promise<string[]> {
   if (ctx.args.length > 0) return [...new Set(ctx.args)];
-  const stuck = (await app.client().findStuck({ olderThanMs: input.olderThanMs }))
-    .filter((s) => ctx.opts.status === undefined || s.status === ctx.opts.status).slice(0, input.limit);
-  if (ctx.opts.stuck) return stuck.map((s) => s.transactionId);
+  const stuck = await app.client().findStuck({ olderThanMs: input.olderThanMs, limit: 1000 });
   return chooseMany(ctx.io, 'Which sagas should be compensated?', stuck.map((s) => ({
     name: `${s.transactionId}  ${s.status}  ${s.userId} x${s.quantity} ${s.itemId} = ${s.total}  (${s.why})`, value: s.transactionId })));
 }
@@ -177,96 +174,4 @@ function renderResults(out: Output, results: CompensateResult[]): void {
     r.transactionId, r.before ?? '-', r.outcome === 'compensated' ? out.color.green(r.outcome) : out.color.red(r.outcome),
     r.undo.map((u) => u.action).join('; '), r.verified === null ? '-' : r.verified ? 'yes' : out.color.red('NO'), r.detail ?? '']),
   { empty: 'nothing was compensated', drop: ['before', 'verified', 'undone'] });
-}
-
-type RecFlags = { olderThan: string; strategy?: string; limit?: string; dryRun?: boolean; reason?: string; lease: string };
-interface RecInput { olderThanMs: number; strategy?: Strategy; limit?: number; leaseMs: number; reason: string }
-
-function registerRecover(saga: Command, io: Io): void {
-  saga.command('recover').description('claim stuck sagas and finish them (resume) or undo them (compensate), from their records')
-    .option('--older-than <duration>', OLDER_THAN_HELP, OLDER_THAN_DEFAULT)
-    .option('--strategy <strategy>', 'resume | compensate (sagas that were compensating always go on compensating)')
-    .option('--limit <n>', 'at most this many sagas (default: every stuck saga, in rounds)')
-    .option('--dry-run', 'print what would be done and write nothing')
-    .option('--reason <text>', 'recorded in operator_audit', 'saga recover')
-    .option('--lease <duration>', 'how long this process holds each saga', '30s')
-    .addHelpText('after', `
-Several recoverers may run at once: each claims different sagas (SKIP LOCKED), never one that moved
-within --older-than. A saga whose records and ledger disagree is left alone and reported (exit 3).
-Exit: 0 every claimed saga reached a final status, 3 some were refused, 5 a compensation failed.
-Examples:
-  $ sagactl saga recover --dry-run
-  $ sagactl saga recover --older-than 5m --yes
-  $ sagactl saga recover --strategy compensate --yes --reason "INC-7: undo everything in flight"`)
-    .action(withApp<RecFlags, RecInput>(io, 'saga-recover', parseRecover, async (app, input, ctx) => {
-      const client = app.client({ leaseMs: input.leaseMs });
-      const candidates = (await client.findStuck({ olderThanMs: input.olderThanMs, limit: input.limit }))
-        .filter((s) => s.status !== 'compensation_failed');
-      if (ctx.opts.dryRun) {
-        const plan = candidates.map((c) => ({ transactionId: c.transactionId, status: c.status, mode: c.mode, why: c.why, action: actionFor()(c, input.strategy) }));
-        return ctx.out.result({ dryRun: true, plan }, () => {
-          ctx.out.table(['transaction id', 'status', 'mode', 'why', 'would'], plan.map((p) => [p.transactionId, p.status, p.mode, p.why, p.action]),
-            { empty: 'no stuck sagas to recover', drop: ['mode', 'why'] });
-          if (plan.length > 0) ctx.out.print(`${plan.length} saga(s) would be recovered`);
-        });
-      }
-      if (candidates.length > 0 && !(await confirm(io, ctx.opts.yes, `Recover ${candidates.length} stuck saga(s)?`))) {
-        throw new UsageError('Not confirmed; nothing recovered.');
-      }
-      const report = await recoverEach(client, input, candidates, ctx.out);
-      ctx.out.result(report, () => renderRecovered(ctx.out, report, candidates.length));
-      const failed = report.results.filter((x) => x.after === 'compensation_failed').length;
-      if (failed > 0) throw new OutcomeExit(EXIT.compensationFailed, `${failed} compensation(s) failed during recovery`);
-      if (report.refused > 0) throw new OutcomeExit(EXIT.notFound, `${report.refused} saga(s) refused: records and ledger disagree`);
-    }));
-}
-
-function parseRecover(ctx: Ctx<RecFlags>): RecInput {
-  const o = ctx.opts;
-  if (o.strategy !== undefined && o.strategy !== 'resume' && o.strategy !== 'compensate') {
-    throw new UsageError(`--strategy must be resume or compensate, got "${o.strategy}".`);
-  }
-  const parsed = {
-    olderThanMs: olderThan(o.olderThan),
-    strategy: o.strategy as Strategy | undefined,
-    limit: o.limit === undefined ? undefined : parseIntOption(o.limit, '--limit', 1, 10_000_000),
-    leaseMs: validate().parseLease(o.lease),
-    reason: parseReason(o.reason, !o.dryRun),
-  };
-  if (!o.dryRun) assertCanPrompt(ctx.io, o.yes);
-  return parsed;
-}
-
-/**
- * One claimed saga at a time, so the progress counts what was really recovered and Ctrl-C stops
- * between two sagas (each recovered whole, its cache entry invalidated by its own call).
- */
-async function recoverEach(client: SagaClient, input: RecInput, candidates: StuckSaga[], out: Output): Promise<RecoverReport> {
-  const report: RecoverReport = { results: [], skipped: 0, refused: 0 };
-  if (candidates.length === 0) return report;
-  return out.withProgress({ label: 'recovering', unit: 'sagas', total: candidates.length,
-    resume: 'Each saga recovered is done whole; run `sagactl saga recover` again for the rest.' },
-  async (progress) => {
-    for (const [done, saga] of candidates.entries()) {
-      progress.tick(done);
-      const one = await client.recover({ ...input, candidates: [saga] });
-      report.results.push(...one.results);
-      report.skipped += one.skipped;
-      report.refused += one.refused;
-    }
-    progress.tick(candidates.length);
-    return report;
-  });
-}
-
-function renderRecovered(out: Output, report: RecoverReport, found: number): void {
-  if (report.results.length > 0) {
-    out.table(['transaction id', 'mode', 'before', 'action', 'after', 'detail'],
-      report.results.map((x) => [x.transactionId, x.mode, x.before, x.action, x.after, x.detail ?? '']), { drop: ['mode', 'before'] });
-  }
-  const recovered = report.results.length - report.refused;
-  const parts = [`${recovered} recovered of ${found} stuck`];
-  if (report.refused > 0) parts.push(`${report.refused} refused (records and ledger disagree: see saga compensate --dry-run)`);
-  if (report.skipped > 0) parts.push(`${report.skipped} skipped (claimed by another recoverer, or moved again)`);
-  out.print(parts.join('; '));
 }

@@ -4,6 +4,7 @@ import { Ctx, withApp } from './adapter';
 import { Output } from './output';
 import { bars, sparkline } from './charts';
 import { registerOperator } from './operator';
+import { addExplainOptions, explainAndTerminate, ExplainFlags, ExplainInput, parseExplain } from './stuck';
 import { addFilterOptions, FILTERS_HELP, FilterFlags, parseFilter } from './filters';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseIntOption } from '../duration';
@@ -87,12 +88,21 @@ Examples:
         }
       }));
 
-  cmd.command('show <txid>').description('one saga and its whole timeline')
-    .addHelpText('after', '\nExamples:\n  $ sagactl saga show 4f0c...\n  $ sagactl saga show order-42 --json')
-    .action(withApp<object, string>(io, 'saga-show', (ctx) => validate().parseId(ctx.args[0], 'TXID', 100),
-      async (app, id, ctx) => {
-        const view = await app.client().getSaga(id);
-        ctx.out.result(view, () => renderSaga(ctx.out, view));
+  addExplainOptions(cmd.command('show <txid>').description('one saga and its whole timeline'))
+    .addHelpText('after', `
+With --explain, the JSON gains "forensics": the sessions holding or waiting on the saga's rows and
+the process behind its lease (see saga stuck --help; docs/runbook.md "who is holding this saga").
+Examples:
+  $ sagactl saga show 4f0c...
+  $ sagactl saga show order-42 --json
+  $ sagactl saga show order-42 --explain
+  $ sagactl saga show order-42 --explain --terminate-blocker --reason "INC-12: psql left open"`)
+    .action(withApp<ExplainFlags, ExplainInput & { id: string }>(io, 'saga-show',
+      (ctx) => ({ id: validate().parseId(ctx.args[0], 'TXID', 100), ...parseExplain(ctx) }),
+      async (app, input, ctx) => {
+        const view = await app.client().getSaga(input.id);
+        if (!input.explain) return ctx.out.result(view, () => renderSaga(ctx.out, view));
+        await explainAndTerminate(app, ctx, input, [input.id], view, () => renderSaga(ctx.out, view));
       }));
 
   type ListFlags = FilterFlags & { limit: string; after?: string };

@@ -37,7 +37,7 @@ export const COMMAND_PRIVILEGES: Record<string, readonly Need[]> = {
   'seed-generate': SEED,
   'seed-reset': [...SEED, ...write(['TRUNCATE'], ...DOMAIN)],
   'stats': [...READ_SAGAS, ...read('saga_stats_rollup', 'saga_stats_latency', 'saga_stats_state')],
-  'db-check': [...READ_SAGAS, ...read('users', 'items', 'transaction_logs', 'ledger')],
+  'db-check': [...READ_SAGAS, ...read('users', 'items', 'transaction_logs', 'ledger', 'saga_events', 'operator_audit')],
 };
 
 const MISSING_SQL = `

@@ -1,6 +1,7 @@
 import { SAGA_STEPS } from '../saga/steps';
 import { stuckCondition, whyStuck } from '../saga/stuck';
 import { LEDGER_INVARIANTS } from './ledger-invariants';
+import { CHOREOGRAPHY_INVARIANTS } from './choreography';
 
 /**
  * The data-integrity invariants of `db check`. Each is one plain query returning the offending
@@ -99,4 +100,5 @@ export const INVARIANTS: Invariant[] = [
            WHERE s.status IN ('pending', 'in_progress', 'compensating', 'compensation_failed') AND ${stuckCondition('s', '$2', '$3')}`,
     params: (o) => [o.olderThanMs, o.deadOwners],
   },
+  ...CHOREOGRAPHY_INVARIANTS,
 ];

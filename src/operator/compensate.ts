@@ -35,6 +35,10 @@ export interface CompensateOptions {
   override?: StepName;
   /** Drills and tests: make the undo of this step fail. */
   failAt?: StepName;
+  /** What the audit calls it: `retry` when a redrive re-attempts a failed undo (default compensate). */
+  auditAction?: 'compensate' | 'retry';
+  /** The stuck rule's dead owners (deadLocalOwners), when the caller just read them (a bulk run, per batch). */
+  deadOwners?: string[];
 }
 
 /** A step that lost its saga to another process: the whole compensation is rolled back. */
@@ -69,32 +73,37 @@ async function isStuck(db: Pick<Db, 'query'>, id: string, olderThanMs: number, d
  */
 export async function compensateSaga(engine: Engine, id: string, opts: CompensateOptions): Promise<CompensateResult> {
   const db = engine.deps.db;
-  const dead = await deadLocalOwners(db);
+  const dead = opts.deadOwners ?? await deadLocalOwners(db);
+  const action = opts.auditAction ?? 'compensate';
   let result: CompensateResult;
   try {
     result = await db.withTransaction(async (tx) => {
-      await tx.query(`SELECT set_config('lock_timeout', $1, true)`, [String(engine.deps.lockTimeoutMs)]);
+      // The ledger's newest id before this saga's undos (verify reads what came after), with the lock timeout.
+      const { rows: [mark] } = await tx.query(`SELECT set_config('lock_timeout', $1, true), COALESCE(max(id), 0)::text AS id FROM ledger`,
+        [String(engine.deps.lockTimeoutMs)]);
       const q = queryOver(tx);
       const locked = await readFacts(q, id, 'FOR UPDATE OF s NOWAIT');
       if (!locked) return { transactionId: id, before: null, outcome: 'not_found', detail: 'no such saga', facts: [], undo: [], verified: null };
       await tx.query('SELECT 1 FROM users WHERE user_id = $1 FOR NO KEY UPDATE', [locked.userId]);
       await tx.query('SELECT 1 FROM items WHERE item_id = $1 FOR NO KEY UPDATE', [locked.itemId]);
       const f = (await readFacts(q, id))!;
-      const plan = planFor(id, f, await readEvidence(q, f), { ...opts, stuck: await isStuck(q, id, opts.olderThanMs, dead) });
+      // Only a saga in flight needs to be stuck to be taken (plan.ts): the others skip the question.
+      const inFlight = ['pending', 'in_progress', 'compensating'].includes(f.status);
+      const plan = planFor(id, f, await readEvidence(q, f), { ...opts, stuck: inFlight && await isStuck(q, id, opts.olderThanMs, dead) });
       const base = { transactionId: id, before: f.status, facts: plan.facts, undo: plan.undo };
       if (plan.refusal) {
-        await recordAudit(q, opts.actor, { action: 'compensate', transactionId: id, reason: opts.reason, outcome: 'refused',
+        await recordAudit(q, opts.actor, { action, transactionId: id, reason: opts.reason, outcome: 'refused',
           details: { before: f.status, refusal: plan.refusal, facts: plan.facts } });
         return { ...base, outcome: 'refused', detail: plan.refusal, verified: null };
       }
       if (plan.repair) await repair(tx, f, plan.repair);
       const outcome = await applyUndos(engine, tx, f, plan, opts.failAt);
-      const verified = outcome === 'compensated' ? await verify(tx, f, plan) : false;
+      const verified = outcome === 'compensated' ? await verify(tx, f, plan, mark.id) : false;
       if (outcome === 'compensated' && !verified) {
         throw new Abandon({ ...base, outcome: 'refused', detail: 'the ledger did not move by exactly the planned amounts: rolled back, nothing changed', verified: false });
       }
       await markStatsDirty(q, [id]);
-      await recordAudit(q, opts.actor, { action: 'compensate', transactionId: id, reason: opts.reason, outcome,
+      await recordAudit(q, opts.actor, { action, transactionId: id, reason: opts.reason, outcome,
         details: { before: f.status, undo: plan.undo, repair: plan.repair ?? null, verified } });
       return { ...base, outcome, detail: outcome === 'compensated' ? null : `the undo of ${opts.failAt ?? 'a step'} could not be applied`, verified };
     });
@@ -103,7 +112,7 @@ export async function compensateSaga(engine: Engine, id: string, opts: Compensat
     else if (pgCode(err) === PG.lockNotAvailable) {
       result = { transactionId: id, before: null, outcome: 'busy', detail: 'busy: another operator or process holds this saga or its rows right now', facts: [], undo: [], verified: null };
     } else throw err;
-    await db.withTransaction((tx) => recordAudit(queryOver(tx), opts.actor, { action: 'compensate', transactionId: id, reason: opts.reason,
+    await db.withTransaction((tx) => recordAudit(queryOver(tx), opts.actor, { action, transactionId: id, reason: opts.reason,
       outcome: result.outcome === 'busy' ? 'busy' : 'refused', details: { detail: result.detail } })).catch(() => undefined);
   }
   return result;
@@ -132,7 +141,9 @@ async function applyUndos(engine: Engine, tx: Tx, f: SagaFacts, plan: Compensati
                          error_message = COALESCE(error_message, 'Compensated by an operator')
                    WHERE transaction_id = $1`, [f.transactionId, owner, leaseMs]);
   // Choreography events still waiting are superseded: the operator drives the undo directly.
-  await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
+  if (f.pendingEvents.length > 0) {
+    await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
+  }
   for (const undo of plan.undo) {
     const r = await engine.compensateIn(tx, undo.step, { id: f.transactionId, mode: f.mode, inject: failAt === undo.step, eventId: null });
     if (!r.acted) {
@@ -144,11 +155,15 @@ async function applyUndos(engine: Engine, tx: Tx, f: SagaFacts, plan: Compensati
   return 'compensated';
 }
 
-/** Every planned refund and restock moved the ledger once, by exactly its amount, and this transaction moved nothing else. */
-async function verify(tx: Tx, f: SagaFacts, plan: CompensationPlan): Promise<boolean> {
+/**
+ * Every planned refund and restock moved the ledger once, by exactly its amount, and this transaction
+ * moved nothing else since `mark` (the ledger's newest id when it began: under --what-if, many
+ * compensations share one transaction, each in its own savepoint).
+ */
+async function verify(tx: Tx, f: SagaFacts, plan: CompensationPlan, mark: string): Promise<boolean> {
   const { rows } = await tx.query<{ step: string; kind: string; account: string; account_id: string; delta: string; source: string; transaction_id: string | null }>(
     `SELECT step, kind, account, account_id, delta::text AS delta, source, transaction_id FROM ledger
-      WHERE xact = pg_current_xact_id()::text::bigint ORDER BY id`);
+      WHERE xact = pg_current_xact_id()::text::bigint AND id > $1::bigint ORDER BY id`, [mark]);
   const { rows: [saga] } = await tx.query('SELECT status FROM saga_states WHERE transaction_id = $1', [f.transactionId]);
   const wanted = plan.undo.flatMap((u) => u.refund !== undefined ? [{ step: u.step, account: 'user', id: f.userId, delta: toCents(u.refund) }]
     : u.restock !== undefined ? [{ step: u.step, account: 'item', id: f.itemId, delta: BigInt(u.restock) * 100n }] : []);

@@ -21,6 +21,8 @@ export interface RecoverOptions {
   /** Exactly these stuck sagas (the ones a person confirmed), instead of finding them. */
   candidates?: StuckSaga[];
   onProgress?: (done: number) => void;
+  /** What the audit calls it: `retry` when a redrive resumes a stuck saga (default recover). */
+  auditAction?: 'recover' | 'retry';
 }
 
 export interface RecoverResult {
@@ -106,7 +108,7 @@ async function recoverOne(runner: SagaRunner, saga: StuckSaga, opts: RecoverOpti
       if (facts.length > 0) return { refused: `the step records and the ledger disagree: ${facts.join('; ')}` };
       const action = actionFor(f, opts.strategy);
       await prepare(tx, f, action);
-      await recordAudit(q, opts.actor, { action: 'recover', transactionId: id, reason: opts.reason, outcome: 'claimed',
+      await recordAudit(q, opts.actor, { action: opts.auditAction ?? 'recover', transactionId: id, reason: opts.reason, outcome: 'claimed',
         details: { before: f.status, action, why: saga.why } });
       return { f, action };
     });
@@ -117,13 +119,13 @@ async function recoverOne(runner: SagaRunner, saga: StuckSaga, opts: RecoverOpti
   if (claim === 'skipped') return 'skipped';
   if ('refused' in claim) {
     // Nothing was claimed (rolled back): left for an operator, who sees the same facts in `saga compensate`.
-    await db.withTransaction((tx) => recordAudit(queryOver(tx), opts.actor, { action: 'recover', transactionId: id, reason: opts.reason,
+    await db.withTransaction((tx) => recordAudit(queryOver(tx), opts.actor, { action: opts.auditAction ?? 'recover', transactionId: id, reason: opts.reason,
       outcome: 'refused', details: { detail: claim && 'refused' in claim ? claim.refused : null } }));
     return { transactionId: id, mode: saga.mode, before: saga.status, action: 'refused', after: saga.status, detail: claim.refused };
   }
   const settled = await runner.driver.resume(id);
   await markStatsDirty(db, [id]); // its minute may be rolled up already
-  await recordAudit(db, opts.actor, { action: 'recover', transactionId: id, reason: opts.reason, outcome: settled.status,
+  await recordAudit(db, opts.actor, { action: opts.auditAction ?? 'recover', transactionId: id, reason: opts.reason, outcome: settled.status,
     details: { before: claim.f.status, action: claim.action } });
   return { transactionId: id, mode: claim.f.mode, before: claim.f.status, action: claim.action, after: settled.status };
 }

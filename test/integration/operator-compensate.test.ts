@@ -135,8 +135,8 @@ describe('recover', () => {
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout).results).toEqual([expect.objectContaining({ transactionId: 'tx-r', before: 'in_progress', after: 'completed' })]);
     expect(await stockOf(t.db, 'item-sword')).toBe(48);
-    // Claimed (with the reason, in the claim's own transaction), then finished.
-    expect((await audit()).map((a) => [a.action, a.outcome])).toEqual([['recover', 'claimed'], ['recover', 'completed']]);
+    // Claimed (with the reason, in the claim's own transaction), then finished; and the run as a whole.
+    expect((await audit()).map((a) => [a.action, a.outcome])).toEqual([['recover', 'claimed'], ['recover', 'completed'], ['bulk_recover', 'done']]);
   });
 
   test('--strategy compensate undoes it instead', async () => {
