@@ -2,7 +2,7 @@ import { Db, Tx } from '../db/pool';
 import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
 import { filterJson, sagaWhere, SagaFilter, Where } from '../saga/filter';
-import { refreshRollup, SETTLE_MS } from '../stats/rollup';
+import { keepPruned, refreshRollup, SETTLE_MS } from '../stats/rollup';
 import { exportSagas } from './export';
 import { FileSink } from './file-sink';
 
@@ -14,6 +14,8 @@ import { FileSink } from './file-sink';
  * - the statistics: the rollup is brought up to the cutoff first, and only sagas of minutes it
  *   holds are deleted (`stats` reads those minutes from the rollup, so its counts stay the same);
  *   a saga of a minute not yet foldable (--before 0s, the current minute) waits for a later run;
+ *   what the statistics counted of each deleted saga is kept (saga_stats_pruned), so a minute
+ *   folded again later still counts it;
  * - the ledger: the deleted sagas' movements are folded into each user's and item's opening
  *   entry, so every balance still equals the sum of its entries and `db check` passes;
  * - with an archive, the sagas are exported first, and a saga that moved after that export is
@@ -158,6 +160,8 @@ async function pruneBatch(tx: Tx, sel: Where, batch: number): Promise<{ deleted:
     ORDER BY s.created_at LIMIT $${sel.params.length + 1} FOR UPDATE SKIP LOCKED`, [...sel.params, batch]);
   if (rows.length === 0) return { deleted: 0, folded: 0 };
   const ids = rows.map((r) => r.transaction_id as string);
+  // The statistics keep counting them once their rows are gone (a rebuilt minute adds these back).
+  await keepPruned(tx, ids);
   const folded = await tx.query(`WITH moved AS (
       DELETE FROM ledger WHERE transaction_id = ANY($1::text[]) AND source = 'saga' RETURNING account, account_id, delta),
     sums AS (SELECT account, account_id, sum(delta) AS delta FROM moved GROUP BY 1, 2 HAVING sum(delta) <> 0),

@@ -1,5 +1,5 @@
 import { Tx } from '../db/pool';
-import { markStatsDirty } from '../stats/rollup';
+import { markStatsDirty, returnPruned } from '../stats/rollup';
 import { AccountRecord, ITEM_ROW_SQL, SAGA_RECORD_SQL, SagaRecord, USER_ROW_SQL } from './format';
 
 /**
@@ -92,8 +92,11 @@ export async function writeBatch(tx: Tx, batch: Pending[], known: ColumnCache): 
   }
   for (const r of records) ledger.push(...(await insertAudit(tx, known, r)));
   await insertLedger(tx, known, ledger);
-  // Back-dated sagas land in minutes the statistics may have rolled up already: those fold again.
-  await markStatsDirty({ query: async (sql, params) => (await tx.query(sql, params)).rows }, records.map((r) => r.saga.transaction_id as string));
+  // Back-dated sagas land in minutes the statistics may have rolled up already: those fold again,
+  // counting these from their rows, no longer from what a prune kept of them.
+  const ids = records.map((r) => r.saga.transaction_id as string);
+  await returnPruned(tx, ids);
+  await markStatsDirty({ query: async (sql, params) => (await tx.query(sql, params)).rows }, ids);
   return out;
 }
 

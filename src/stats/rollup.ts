@@ -1,6 +1,6 @@
 import { Db, Tx } from '../db/pool';
 import { PG, pgCode } from '../db/pg-errors';
-import { DELETE_RANGE_SQL, DRIFTED_MINUTES_SQL, iso, ROLL_HOURS_SQL, ROLL_MINUTES_SQL } from './sql';
+import { DELETE_RANGE_SQL, DRIFTED_MINUTES_SQL, iso, KEEP_PRUNED_SQL, RETURN_PRUNED_SQL, ROLL_HOURS_SQL, ROLL_MINUTES_SQL } from './sql';
 import { HOUR_MS, MINUTE_MS } from './segments';
 
 /**
@@ -90,15 +90,19 @@ async function lockedState(tx: Tx, settleMs: number): Promise<State> {
 }
 
 /**
- * Rolls up to CHUNK_MINUTES minutes from the first saga at or after the watermark (empty
- * stretches are skipped with one index probe), then the hours that became complete.
+ * Rolls up to CHUNK_MINUTES minutes from the first saga (stored, or pruned and kept) at or after
+ * the watermark (empty stretches are skipped with one index probe each), then the hours that
+ * became complete.
  */
 async function rollNextChunk(tx: Tx, rolledUntil: Date | null, horizon: Date) {
   // A longer settle time than the last run's never moves the watermark back.
   if (rolledUntil && rolledUntil.getTime() >= horizon.getTime()) return { from: horizon.getTime(), minutes: 0, rolledUntil };
   const { rows: [next] } = await tx.query(
-    `SELECT date_trunc('minute', min(created_at)) AS at FROM saga_states
-      WHERE created_at >= COALESCE($1::timestamp, '-infinity') AND created_at < $2::timestamp`,
+    `SELECT date_trunc('minute', LEAST(
+              (SELECT min(created_at) FROM saga_states
+                WHERE created_at >= COALESCE($1::timestamp, '-infinity') AND created_at < $2::timestamp),
+              (SELECT min(bucket) FROM saga_stats_pruned
+                WHERE bucket >= COALESCE($1::timestamp, '-infinity') AND bucket < $2::timestamp))) AS at`,
     [rolledUntil && iso(rolledUntil), iso(horizon)]);
   const from: number = next.at?.getTime() ?? horizon.getTime();
   const to = Math.min(horizon.getTime(), from + CHUNK_MINUTES * MINUTE_MS);
@@ -162,6 +166,21 @@ export async function markStatsDirty(db: Pick<Db, 'query'>, transactionIds: read
       WHERE transaction_id = ANY($1::varchar[]) AND created_at IS NOT NULL
      ON CONFLICT (minute) DO NOTHING RETURNING minute`, [transactionIds]);
   return rows.length;
+}
+
+/**
+ * `saga prune` keeps what the statistics counted of the sagas it is about to delete (their step
+ * rows still there), so a minute folded again after them still counts them; `saga import`
+ * returns it when it brings those sagas back (their rows there again), so none counts twice.
+ */
+export async function keepPruned(tx: Pick<Tx, 'query'>, transactionIds: string[]): Promise<void> {
+  await tx.query(KEEP_PRUNED_SQL, [transactionIds]);
+}
+
+export async function returnPruned(tx: Pick<Tx, 'query'>, transactionIds: string[]): Promise<void> {
+  const [first, ...rest] = RETURN_PRUNED_SQL;
+  await tx.query(first, [transactionIds]);
+  for (const sql of rest) await tx.query(sql);
 }
 
 /** Forgets the rollup; the next `stats` builds it again. For bulk loads of back-dated sagas. */

@@ -50,25 +50,77 @@ export function binSql(ms: string): string {
     ELSE LEAST(${LAST_BIN}, 1 + floor(ln(${ms} / ${BIN_BASE_MS}) / ln(2) * ${BINS_PER_DOUBLING})::int) END`;
 }
 
-/**
- * Folds the sagas created in [$1, $2) (minute-aligned) into minute rows: one index range scan
- * feeds both tables. The range's old rows must be deleted first (DELETE_RANGE_SQL).
- */
-export const ROLL_MINUTES_SQL = `
-WITH g AS MATERIALIZED (
+/** A saga's (alias s) contribution to the statistics, grouped into minute rows. */
+const minuteGroups = (where: string) => `
   SELECT date_trunc('minute', s.created_at) AS bucket, s.status, s.mode, COALESCE(s.error_code, '') AS error_code,
          ${FAILED_STEP} AS failed_step, ${binSql('l.ms')} AS bin,
          count(*) AS sagas, sum(l.ms) AS latency_sum_ms, max(l.ms) AS latency_max_ms
     FROM saga_states s CROSS JOIN LATERAL (SELECT ${LATENCY_MS} AS ms) l
-   WHERE s.created_at >= $1::timestamp AND s.created_at < $2::timestamp
-   GROUP BY 1, 2, 3, 4, 5, 6),
+   WHERE ${where}
+   GROUP BY 1, 2, 3, 4, 5, 6`;
+
+/**
+ * Folds the sagas created in [$1, $2) (minute-aligned) into minute rows, with what `saga prune`
+ * deleted from those minutes added back (saga_stats_pruned): one index range scan feeds both
+ * tables. The range's old rows must be deleted first (DELETE_RANGE_SQL).
+ */
+export const ROLL_MINUTES_SQL = `
+WITH g AS MATERIALIZED (${minuteGroups('s.created_at >= $1::timestamp AND s.created_at < $2::timestamp')}),
 counts AS (
   INSERT INTO saga_stats_rollup (grain, bucket, status, mode, error_code, failed_step, sagas, latency_sum_ms, latency_max_ms)
   SELECT 'minute', bucket, status, mode, error_code, failed_step, sum(sagas), sum(latency_sum_ms), max(latency_max_ms)
-    FROM g GROUP BY bucket, status, mode, error_code, failed_step
+    FROM (SELECT bucket, status, mode, error_code, failed_step, sagas, latency_sum_ms, latency_max_ms FROM g
+          UNION ALL
+          SELECT bucket, status, mode, error_code, failed_step, sagas, latency_sum_ms, latency_max_ms FROM saga_stats_pruned
+           WHERE bucket >= $1::timestamp AND bucket < $2::timestamp) x
+   GROUP BY bucket, status, mode, error_code, failed_step
   RETURNING 1)
 INSERT INTO saga_stats_latency (grain, bucket, bin, sagas)
-SELECT 'minute', bucket, bin, sum(sagas) FROM g WHERE bin IS NOT NULL GROUP BY bucket, bin`;
+SELECT 'minute', bucket, bin, sum(sagas)
+  FROM (SELECT bucket, bin, sagas FROM g WHERE bin IS NOT NULL
+        UNION ALL
+        SELECT bucket, bin, sagas FROM saga_stats_pruned_latency WHERE bucket >= $1::timestamp AND bucket < $2::timestamp) x
+ GROUP BY bucket, bin`;
+
+/**
+ * Keeps what the statistics counted of the sagas $1 (ids) before `saga prune` deletes them, added
+ * to what earlier prunes kept. Run while their step rows still exist (FAILED_STEP reads them).
+ */
+export const KEEP_PRUNED_SQL = `
+WITH g AS MATERIALIZED (${minuteGroups('s.transaction_id = ANY($1::text[])')}),
+counts AS (
+  INSERT INTO saga_stats_pruned AS p (bucket, status, mode, error_code, failed_step, sagas, latency_sum_ms, latency_max_ms)
+  SELECT bucket, status, mode, error_code, failed_step, sum(sagas), sum(latency_sum_ms), max(latency_max_ms)
+    FROM g GROUP BY bucket, status, mode, error_code, failed_step
+  ON CONFLICT (bucket, status, mode, error_code, failed_step) DO UPDATE
+     SET sagas = p.sagas + EXCLUDED.sagas,
+         latency_sum_ms = CASE WHEN p.latency_sum_ms IS NULL AND EXCLUDED.latency_sum_ms IS NULL THEN NULL
+                               ELSE COALESCE(p.latency_sum_ms, 0) + COALESCE(EXCLUDED.latency_sum_ms, 0) END,
+         latency_max_ms = GREATEST(p.latency_max_ms, EXCLUDED.latency_max_ms)
+  RETURNING 1)
+INSERT INTO saga_stats_pruned_latency AS p (bucket, bin, sagas)
+SELECT bucket, bin, sum(sagas) FROM g WHERE bin IS NOT NULL GROUP BY bucket, bin
+ON CONFLICT (bucket, bin) DO UPDATE SET sagas = p.sagas + EXCLUDED.sagas`;
+
+/**
+ * The reverse, for sagas $1 (ids) that `saga import` brings back: what was kept of them is taken
+ * out again (never below zero), so a minute folded again counts each saga once. A pruned minute's
+ * max latency cannot be un-maxed; it stays as it was.
+ */
+export const RETURN_PRUNED_SQL = [`
+WITH g AS MATERIALIZED (${minuteGroups('s.transaction_id = ANY($1::text[])')}),
+counts AS (
+  UPDATE saga_stats_pruned p SET sagas = p.sagas - LEAST(p.sagas, x.sagas),
+         latency_sum_ms = p.latency_sum_ms - COALESCE(x.latency_sum_ms, 0)
+    FROM (SELECT bucket, status, mode, error_code, failed_step, sum(sagas) AS sagas, sum(latency_sum_ms) AS latency_sum_ms
+            FROM g GROUP BY 1, 2, 3, 4, 5) x
+   WHERE (p.bucket, p.status, p.mode, p.error_code, p.failed_step) = (x.bucket, x.status, x.mode, x.error_code, x.failed_step)
+  RETURNING 1)
+UPDATE saga_stats_pruned_latency p SET sagas = p.sagas - LEAST(p.sagas, x.sagas)
+  FROM (SELECT bucket, bin, sum(sagas) AS sagas FROM g WHERE bin IS NOT NULL GROUP BY 1, 2) x
+ WHERE p.bucket = x.bucket AND p.bin = x.bin`,
+'DELETE FROM saga_stats_pruned WHERE sagas = 0',
+'DELETE FROM saga_stats_pruned_latency WHERE sagas = 0'];
 
 /** Params: $1 grain, [$2, $3) the buckets. */
 export const DELETE_RANGE_SQL = [

@@ -45,3 +45,24 @@ export class SagaStatsState {
   @Column({ name: 'source_filenode', type: 'bigint', nullable: true }) sourceFilenode!: string | null;
   @Column({ name: 'refreshed_at', type: 'timestamptz', nullable: true }) refreshedAt!: Date | null;
 }
+
+/** What `saga prune` deleted, as the rollup counted it (migrations/1764000000640-stats-pruned.ts). */
+@Entity('saga_stats_pruned')
+export class SagaStatsPruned {
+  @PrimaryColumn({ type: 'timestamp' }) bucket!: Date;
+  @PrimaryColumn({ type: 'varchar', length: 20 }) status!: string;
+  @PrimaryColumn({ type: 'varchar', length: 20 }) mode!: string;
+  @PrimaryColumn({ name: 'error_code', type: 'varchar', length: 50, default: '' }) errorCode!: string;
+  @PrimaryColumn({ name: 'failed_step', type: 'varchar', length: 50, default: '' }) failedStep!: string;
+  @Column({ type: 'bigint' }) sagas!: string;
+  @Column({ name: 'latency_sum_ms', type: 'double precision', nullable: true }) latencySumMs!: number | null;
+  @Column({ name: 'latency_max_ms', type: 'double precision', nullable: true }) latencyMaxMs!: number | null;
+}
+
+@Entity('saga_stats_pruned_latency')
+@Check('saga_stats_pruned_latency_bin_range', 'bin >= 0')
+export class SagaStatsPrunedLatency {
+  @PrimaryColumn({ type: 'timestamp' }) bucket!: Date;
+  @PrimaryColumn({ type: 'smallint' }) bin!: number;
+  @Column({ type: 'bigint' }) sagas!: string;
+}
