@@ -24,6 +24,8 @@ const ENGINE = [
 const OPERATOR = [...ENGINE, ...read('ledger', 'operator_audit'), ...write(['INSERT'], 'operator_audit', 'saga_stats_dirty')];
 const SEED = [...read('users', 'items'), ...write(['INSERT', 'UPDATE'], 'users', 'items')];
 const DOMAIN = ['saga_events', 'saga_step_results', 'notifications', 'transaction_logs', 'saga_states', 'items', 'users'];
+/** What an archive holds: every saga table, the accounts, the ledger and the audit. */
+const EVERYTHING = read(...DOMAIN, 'ledger', 'operator_audit');
 
 export const COMMAND_PRIVILEGES: Record<string, readonly Need[]> = {
   'saga-run': ENGINE,
@@ -36,7 +38,13 @@ export const COMMAND_PRIVILEGES: Record<string, readonly Need[]> = {
   'seed-fixtures': SEED,
   'seed-generate': SEED,
   'seed-reset': [...SEED, ...write(['TRUNCATE'], ...DOMAIN)],
-  'stats': [...READ_SAGAS, ...read('saga_stats_rollup', 'saga_stats_latency', 'saga_stats_state')],
+  'saga-retry': OPERATOR,
+  'saga-export': EVERYTHING,
+  'saga-import': [...EVERYTHING, ...write(['INSERT'], ...DOMAIN, 'ledger', 'operator_audit'), ...write(['UPDATE', 'DELETE'], 'saga_stats_pruned')],
+  'saga-prune': [...EVERYTHING, ...write(['DELETE'], ...DOMAIN.slice(0, 5)), ...write(['INSERT', 'UPDATE', 'DELETE'], 'ledger'),
+    ...write(['INSERT', 'UPDATE'], 'saga_stats_pruned', 'saga_stats_pruned_latency'), ...write(['INSERT'], 'operator_audit')],
+  'audit-list': read('operator_audit'),
+  'stats': [...READ_SAGAS, ...read('saga_stats_rollup', 'saga_stats_latency', 'saga_stats_state', 'saga_stats_pruned', 'saga_stats_pruned_latency')],
   'db-check': [...READ_SAGAS, ...read('users', 'items', 'transaction_logs', 'ledger', 'saga_events', 'operator_audit')],
 };
 

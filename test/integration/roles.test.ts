@@ -77,7 +77,8 @@ test('the operator runs, loads, seeds, compensates and recovers; the ledger gets
 
 test('the reader lists, shows, reads stats, health and the check', async () => {
   const [{ id }] = await t.db.query('SELECT transaction_id AS id FROM saga_states LIMIT 1');
-  for (const argv of [['saga', 'list'], ['saga', 'show', id], ['saga', 'stuck'], ['stats', '--json'], ['db', 'health', '--json'], ['db', 'check']]) {
+  for (const argv of [['saga', 'list'], ['saga', 'show', id], ['saga', 'stuck'], ['stats', '--json'], ['db', 'health', '--json'], ['db', 'check'],
+    ['audit', 'list'], ['saga', 'export', '--output', '/dev/null']]) {
     const r = await runMain(argv, as('reader'));
     expect([argv, r.code, r.code === 0 ? '' : r.stderr]).toEqual([argv, 0, '']);
   }
@@ -92,6 +93,9 @@ test('under a weaker role each writing command fails before changing anything: e
     [['saga', 'recover', '--yes'], /which saga recover needs/],
     [['seed', 'fixtures'], /lacks INSERT on users, UPDATE on users, INSERT on items, UPDATE on items, which seed fixtures needs/],
     [['seed', 'reset', '--yes'], /TRUNCATE on saga_events.*which seed reset needs/],
+    [['saga', 'retry', id, '--reason', 'x', '--yes'], /which saga retry needs/],
+    [['saga', 'import', path.join(ROOT, 'package.json')], /lacks .*INSERT on ledger.*which saga import needs/],
+    [['saga', 'prune', '--before', '0s', '--yes'], /lacks .*DELETE on saga_states.*which saga prune needs/],
   ];
   const before = await money();
   for (const [argv, message] of cases) {
@@ -131,6 +135,19 @@ test('on a read-only database the reader\'s commands work, and a writing one fai
   } finally {
     await admin((c) => c.query(`ALTER DATABASE ${t.name} RESET default_transaction_read_only`));
   }
+});
+
+test('history is rewritten by the migrator, not the operator: saga prune and saga import (docs/roles.md)', async () => {
+  for (const argv of [['saga', 'prune', '--before', '0s', '--yes'], ['saga', 'import', path.join(ROOT, 'package.json')]]) {
+    const r = await runMain(argv, as('operator'));
+    expect([argv, r.code, r.stderr]).toEqual([argv, 4, expect.stringMatching(/Permission denied: .*lacks .*ledger/)]);
+  }
+  const r = await runMain(['saga', 'prune', '--before', '0s', '--yes', '--json'], as('migrator'));
+  expect([r.code, r.code === 0 ? '' : r.stderr]).toEqual([0, '']);
+  const [audit] = await t.db.query(`SELECT os_user, outcome FROM operator_audit WHERE action = 'prune' ORDER BY id DESC LIMIT 1`);
+  expect(audit.outcome).toBe('done');
+  const check = await runMain(['db', 'check', '--json'], as('reader'));
+  expect(JSON.parse(check.stdout).checks.filter((c: { ok: boolean; name: string }) => !c.ok && c.name !== 'no_stuck_sagas')).toEqual([]);
 });
 
 test('the operator may reset the seeded data (TRUNCATE needs no ownership), the audit trail stays', async () => {
