@@ -38,7 +38,7 @@ export function addFilterOptions(cmd: Command, opts: { stuck?: boolean } = {}): 
     .option('--mode <list>', MODES.join(' | '))
     .option('--user <list>', 'buyer user ids')
     .option('--item <list>', 'item ids')
-    .option('--error-code <list>', 'error codes (e.g. INSUFFICIENT_STOCK, NOTIFICATION_FAILED)')
+    .option('--error-code <list>', "the saga's error code or a failed step's (INSUFFICIENT_STOCK, NOTIFICATION_FAILED ...)")
     .option('--step <list>', `last step committed forward: ${STEP_VALUES.join(', ')}`)
     .option('--since <time>', 'created at or after: ISO-8601 or a duration ago (15m, 2h, 7d)')
     .option('--until <time>', 'created before: ISO-8601 or a duration ago');

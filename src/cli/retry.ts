@@ -31,7 +31,7 @@ Exit: 0 everything redriven, 2 bad input, 3 nothing to redrive (the reason per s
 Examples:
   $ sagactl saga retry 4f0c... --reason "INC-12: notification service back" --yes
   $ sagactl saga retry --status compensation_failed --what-if
-  $ sagactl saga retry --status completed --since 1d --rate 20/s --reason "INC-12: SMTP fixed" --yes`)
+  $ sagactl saga retry --error-code NOTIFICATION_FAILED --since 1d --rate 20/s --reason "INC-12: SMTP fixed" --yes`)
     .action(withApp<Flags, Input>(io, 'saga-retry', parse, async (app, input, ctx) => {
       const client = app.client({ leaseMs: input.leaseMs });
       if (ctx.args.length > 0) return retryIds(client, ctx, input);

@@ -14,6 +14,7 @@ export interface SagaFilter {
   mode?: OneOrMany<SagaMode>;
   userId?: OneOrMany<string>;
   itemId?: OneOrMany<string>;
+  /** The saga's error code, or one of its failed steps' (NOTIFICATION_FAILED is only ever a step's). */
   errorCode?: OneOrMany<string>;
   /** The last step that committed forward (its newest succeeded forward record); 'none' when none did. */
   step?: OneOrMany<StepName | 'none'>;
@@ -54,7 +55,14 @@ export function whereOf(f: SagaFilter, deadOwners: string[] = [], s = 's'): Wher
   anyOf(`${s}.mode`, list(f.mode));
   anyOf(`${s}.user_id`, list(f.userId));
   anyOf(`${s}.item_id`, list(f.itemId));
-  anyOf(`${s}.error_code`, list(f.errorCode));
+  const codes = list(f.errorCode);
+  if (codes !== undefined) {
+    // A saga's own code, or a failed step's: a completed saga whose notification failed carries
+    // NOTIFICATION_FAILED on its step record only (the purchase itself went through).
+    const codesParam = p(codes);
+    conds.push(`(${s}.error_code = ANY(${codesParam}::text[]) OR EXISTS (SELECT 1 FROM saga_step_results r
+      WHERE r.transaction_id = ${s}.transaction_id AND r.status = 'failed' AND r.error_code = ANY(${codesParam}::text[])))`);
+  }
   anyOf(lastCommittedStep(s), list(f.step));
   // ISO strings, not Dates: pg would send a Date in this machine's zone, which a timestamp column ignores.
   if (f.since) conds.push(`${s}.created_at >= ${p(f.since.toISOString())}::timestamp`);
