@@ -140,10 +140,17 @@ async function applyUndos(engine: Engine, tx: Tx, f: SagaFacts, plan: Compensati
                          updated_at = ${UTC_NOW}, error_code = COALESCE(error_code, 'OPERATOR_COMPENSATION'),
                          error_message = COALESCE(error_message, 'Compensated by an operator')
                    WHERE transaction_id = $1`, [f.transactionId, owner, leaseMs]);
-  // Choreography events still waiting are superseded: the operator drives the undo directly.
-  if (f.pendingEvents.length > 0) {
+  const outcome = await undoInOrder(engine, tx, f, plan, failAt);
+  if (outcome === 'compensated' && plan.undo.length === 0) await tx.query(FINISH_COMPENSATION, [f.transactionId, owner]);
+  // Choreography's outbox: the events that were waiting, and those the undos just emitted for the
+  // next undo, are superseded: the operator drove every undo here, nothing is left to deliver.
+  if (f.mode === 'choreography') {
     await tx.query('UPDATE saga_events SET delivered_at = now() WHERE transaction_id = $1 AND delivered_at IS NULL', [f.transactionId]);
   }
+  return outcome;
+}
+
+async function undoInOrder(engine: Engine, tx: Tx, f: SagaFacts, plan: CompensationPlan, failAt?: StepName): Promise<CompensateOutcome> {
   for (const undo of plan.undo) {
     const r = await engine.compensateIn(tx, undo.step, { id: f.transactionId, mode: f.mode, inject: failAt === undo.step, eventId: null });
     if (!r.acted) {
@@ -151,7 +158,6 @@ async function applyUndos(engine: Engine, tx: Tx, f: SagaFacts, plan: Compensati
     }
     if (r.status === 'compensation_failed') return 'compensation_failed';
   }
-  if (plan.undo.length === 0) await tx.query(FINISH_COMPENSATION, [f.transactionId, owner]);
   return 'compensated';
 }
 

@@ -42,6 +42,9 @@ test('a healthy database with both modes, every outcome, and operators taking ov
   try {
     const [c] = await client.compensate(['ok-operator-compensated'], { reason: 'test', olderThanMs: 0 });
     expect(c).toMatchObject({ outcome: 'compensated' });
+    // A finished purchase undone by hand: each undo emits the next undo's event, superseded at once.
+    const [refund] = await client.compensate(['ok-choreography-completed'], { reason: 'test', olderThanMs: 0, includeCompleted: true });
+    expect(refund).toMatchObject({ outcome: 'compensated' });
     const stuck = await client.findStuck({ olderThanMs: 0 });
     const pick = (id: string) => stuck.filter((s) => s.transactionId === id);
     expect((await client.recover({ olderThanMs: 0, strategy: 'resume', candidates: pick('ok-recovered-resume') })).results[0].after).toBe('completed');
