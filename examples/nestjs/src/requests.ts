@@ -1,4 +1,4 @@
-import { MODES, SAGA_STATUS, SagaMode } from 'sagactl';
+import { MODES, SAGA_STATUS, SagaMode, SagaStatus } from 'sagactl';
 import { ApiError } from './api-error';
 
 /**
@@ -19,10 +19,10 @@ export interface PurchaseRequest {
 }
 
 export interface SagaQuery {
-  status?: string;
+  status?: SagaStatus;
   userId?: string;
   itemId?: string;
-  mode?: string;
+  mode?: SagaMode;
   limit: number;
   cursor?: string;
 }
@@ -69,7 +69,7 @@ export function parseSagaQuery(query: Record<string, unknown>): SagaQuery {
   const item = one('item');
   const mode = one('mode');
   return {
-    status,
+    status: status as SagaStatus | undefined,
     userId: user === undefined ? undefined : parseId(user, 'user', 50),
     itemId: item === undefined ? undefined : parseId(item, 'item', 50),
     mode: mode === undefined ? undefined : parseMode(mode),
