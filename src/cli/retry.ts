@@ -8,7 +8,7 @@ import { addBulkOptions, assertBulkOutcome, assertNoPacingWithIds, BulkFlags, Pa
 import { parseReason, whatIfReason } from './reason';
 import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseId } from '../saga/validate';
-import type { SagaFilter } from '../saga/filter';
+import { isEmptyFilter, SagaFilter } from '../saga/filter';
 import type { RetryResult } from '../operator/retry';
 
 type Flags = FilterFlags & BulkFlags & { reason?: string; lease: string };
@@ -56,7 +56,7 @@ Examples:
 function parse(ctx: Ctx<Flags>): Input {
   const o = ctx.opts;
   const filter = parseFilter(o);
-  const hasFilter = Object.keys(filter).length > 0;
+  const hasFilter = !isEmptyFilter(filter);
   if (ctx.args.length > 0 && hasFilter) throw new UsageError('Give transaction ids or FILTERS, not both.');
   if (ctx.args.length === 0 && !hasFilter) throw new UsageError('Name the sagas to redrive: transaction ids, or FILTERS (--status compensation_failed, --stuck ...).');
   assertNoPacingWithIds(o, ctx.args);

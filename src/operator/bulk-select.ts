@@ -1,5 +1,5 @@
 import { Db } from '../db/pool';
-import { SagaFilter, sagaWhere } from '../saga/filter';
+import { SagaFilter, whereOf } from '../saga/filter';
 import { deadLocalOwners, stuckCondition, whyStuck } from '../saga/stuck';
 import type { Strategy } from './recover';
 
@@ -34,15 +34,20 @@ export interface Selection {
   params: unknown[];
   /** Whether the action undoes this saga's committed steps (refunds, restocks), as SQL. */
   undoes: string;
+  /** The parameter holding the dead local lease owners, for the stuck rule's words. */
+  deadParam: string;
 }
 
 const IN_FLIGHT = `s.status IN ('pending', 'in_progress', 'compensating')`;
 
 export async function selection(db: Pick<Db, 'query'>, req: BulkRequest): Promise<Selection> {
-  const where = await sagaWhere(db, req.filter);
+  // The dead owners read once, for FILTERS' --stuck and the action's own stuck rule alike.
+  const dead = await deadLocalOwners(db);
+  const where = whereOf(req.filter, dead);
   const params = [...where.params];
   const p = (v: unknown) => `$${params.push(v)}`;
-  const stuck = `(${IN_FLIGHT} AND ${stuckCondition('s', p(req.olderThanMs), p(await deadLocalOwners(db)))})`;
+  const deadParam = p(dead);
+  const stuck = `(${IN_FLIGHT} AND ${stuckCondition('s', p(req.olderThanMs), deadParam)})`;
   // Functions: only the action's own conditions may add parameters.
   const eligible = {
     compensate: () => `(s.status = 'compensation_failed' OR ${stuck} OR (s.status = 'completed' AND ${p(Boolean(req.includeCompleted))}::boolean))`,
@@ -56,7 +61,7 @@ export async function selection(db: Pick<Db, 'query'>, req: BulkRequest): Promis
     recover: () => `(s.status = 'compensating' OR ${req.strategy === 'compensate' ? 'TRUE' : 'FALSE'})`,
     retry: () => `s.status IN ('compensation_failed', 'compensating')`,
   }[req.action]();
-  return { sql: `(${where.sql}) AND ${eligible}`, leftAlone: `(${where.sql}) AND NOT COALESCE(${eligible}, false)`, params, undoes };
+  return { sql: `(${where.sql}) AND ${eligible}`, leftAlone: `(${where.sql}) AND NOT COALESCE(${eligible}, false)`, params, undoes, deadParam };
 }
 
 const committed = (step: string, kind: string) => `EXISTS (SELECT 1 FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
@@ -82,7 +87,7 @@ export async function nextBatch(db: Pick<Db, 'query'>, req: BulkRequest, after: 
   const p = (v: unknown) => `$${params.push(v)}`;
   return db.query<BatchRow>(
     `SELECT s.transaction_id AS "transactionId", s.status, s.mode, s.user_id AS "userId", s.item_id AS "itemId",
-            ${whyStuck('s', p(req.olderThanMs), p([]))} AS why
+            ${whyStuck('s', p(req.olderThanMs), sel.deadParam)} AS why
        FROM saga_states s WHERE ${sel.sql} AND s.transaction_id > ${p(after)}
       ORDER BY s.transaction_id LIMIT ${p(size)}`, params);
 }
