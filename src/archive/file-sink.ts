@@ -2,6 +2,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { once } from 'node:events';
+import type { Write } from './copy-out';
 
 /**
  * Where an export goes when it goes to a file: a temporary file beside the target, renamed over
@@ -9,7 +10,7 @@ import { once } from 'node:events';
  * archive under the name a restore would later trust.
  */
 export interface FileSink {
-  write(text: string): void | Promise<void>;
+  write: Write;
   /** Flushes, syncs and renames into place. */
   done(): Promise<void>;
   /** Removes the temporary file. */
@@ -25,10 +26,10 @@ export function openFileSink(file: string): FileSink {
   let failed: Error | undefined;
   stream.on('error', (err) => (failed = err));
   return {
-    write(text) {
+    write(chunk) {
       if (failed) throw failed;
       // Waits for the disk when the stream's buffer is full, so memory stays flat.
-      if (!stream.write(text)) return once(stream, 'drain').then(() => undefined);
+      if (!stream.write(chunk)) return once(stream, 'drain').then(() => undefined);
     },
     async done() {
       stream.end();

@@ -117,16 +117,8 @@ export const ITEM_RECORD_SQL = `json_build_object('type', 'item', 'item', ${ITEM
   'ledger', ${ledgerOf(`l.account = 'item' AND l.account_id = i.item_id AND l.source <> 'saga'`)})::text`;
 
 /** The flat CSV of `--format csv`: one row per saga, for spreadsheets; import reads ndjson only. */
-export const CSV_COLUMNS = ['transaction_id', 'status', 'mode', 'user_id', 'item_id', 'quantity', 'price', 'total', 'error_code',
-  'error_message', 'created_at', 'updated_at', 'completed_at', 'steps', 'last_step'] as const;
-
-export const SAGA_CSV_SQL = `ARRAY[s.transaction_id, s.status, s.mode, s.user_id, s.item_id, s.quantity::text, s.price::text,
-  (s.price * s.quantity)::text, s.error_code, s.error_message, s.created_at::text, s.updated_at::text, s.completed_at::text,
-  (SELECT count(*) FROM saga_step_results r WHERE r.transaction_id = s.transaction_id)::text,
+export const SAGA_CSV_SQL = `s.transaction_id, s.status, s.mode, s.user_id, s.item_id, s.quantity, s.price, s.price * s.quantity AS total,
+  s.error_code, s.error_message, s.created_at, s.updated_at, s.completed_at,
+  (SELECT count(*) FROM saga_step_results r WHERE r.transaction_id = s.transaction_id) AS steps,
   (SELECT r.step || ':' || r.kind || ':' || r.status FROM saga_step_results r WHERE r.transaction_id = s.transaction_id
-    ORDER BY r.id DESC LIMIT 1)] AS row`;
-
-/** RFC 4180: a field is quoted when it holds a comma, a quote or a line break; quotes doubled. */
-export function csvLine(fields: readonly (string | null)[]): string {
-  return fields.map((f) => (f === null ? '' : /[",\r\n]/.test(f) ? `"${f.replace(/"/g, '""')}"` : f)).join(',') + '\n';
-}
+    ORDER BY r.id DESC LIMIT 1) AS last_step`;

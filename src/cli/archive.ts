@@ -13,6 +13,7 @@ import { EXIT, OutcomeExit, UsageError } from '../errors';
 import { parseDuration, parseIntOption } from '../duration';
 import type { SagaFilter } from '../saga/filter';
 import type { ExportFormat, ExportResult } from '../archive/export';
+import type { Write } from '../archive/copy-out';
 import type { ImportResult } from '../archive/import';
 import type { PrunePlan, PruneResult } from '../archive/prune';
 
@@ -43,10 +44,10 @@ function outputPath(raw: string | undefined, option: string): string | undefined
 }
 
 /** stdout as a sink: waits for it to drain when it says its buffer is full. */
-function stdoutSink(io: Io): (text: string) => void | Promise<void> {
+function stdoutSink(io: Io): Write {
   const stream = io.stdout as NodeJS.WritableStream;
-  return (text) => {
-    if (stream.write(text) === false && typeof stream.once === 'function') return once(stream, 'drain').then(() => undefined);
+  return (chunk) => {
+    if (stream.write(chunk) === false && typeof stream.once === 'function') return once(stream, 'drain').then(() => undefined);
   };
 }
 
