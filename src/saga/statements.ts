@@ -1,6 +1,7 @@
 import { statement, Statement, UTC_NOW } from '../db/sql';
 import { ERROR_MESSAGES, STEPS } from './types';
 import { Phase, SAGA_STEPS, StepDefinition, UNDOABLE_STEPS, undoableBefore } from './steps';
+import { PER_SAGA } from './steps/phase';
 
 /**
  * One statement per step and per compensation, over a whole batch of sagas (arrays, unnest): each
@@ -34,7 +35,8 @@ const INPUT = `input AS (
 
 /**
  * The batch's sagas this statement may move: in `status`, in the mode the driver asked for, not
- * leased to another live owner, and without a record of this step yet; locked in key order.
+ * leased to another live owner, and without a record of this step yet; locked in key order (the
+ * batch is walked in key order, each saga looked up and locked by its key).
  */
 function lockedSagas(status: string, step: string, kind: string, guard = ''): string {
   return `s AS (
@@ -42,13 +44,15 @@ function lockedSagas(status: string, step: string, kind: string, guard = ''): st
          st.error_code AS saga_error,
          x.inject, x.event_id, x.ord,
          st.lease_owner IS DISTINCT FROM :owner OR st.lease_expires_at < now() + :lease_ms::int * interval '0.5 millisecond' AS lease_due
-    FROM input x JOIN saga_states st ON st.transaction_id = x.transaction_id
-   WHERE st.status = '${status}' AND st.mode = x.mode
-     AND (st.lease_owner IS NULL OR st.lease_owner = :owner OR st.lease_expires_at < now())
-     AND NOT EXISTS (SELECT 1 FROM saga_step_results r
-                      WHERE r.transaction_id = st.transaction_id AND r.step = '${step}' AND r.kind = '${kind}')${guard}
-   ORDER BY st.transaction_id
-     FOR NO KEY UPDATE OF st)`;
+    FROM (SELECT * FROM input ORDER BY transaction_id) x
+   CROSS JOIN LATERAL (
+     SELECT * FROM saga_states st
+      WHERE st.transaction_id = x.transaction_id AND st.status = '${status}' AND st.mode = x.mode
+        AND (st.lease_owner IS NULL OR st.lease_owner = :owner OR st.lease_expires_at < now())
+        AND NOT EXISTS (SELECT 1 FROM saga_step_results r
+                         WHERE r.transaction_id = st.transaction_id AND r.step = '${step}' AND r.kind = '${kind}' ${PER_SAGA})${guard}
+        FOR NO KEY UPDATE ${PER_SAGA}) st
+   ORDER BY st.transaction_id)`;
 }
 
 /** Consumes the triggering events of the sagas this statement acted on, and only theirs. */
@@ -61,6 +65,11 @@ function claims(phase: Phase): string {
     : '';
 }
 
+/** The saga's row as it is now, for a saga of the batch this statement did not act on (alias `acted`). */
+const current = (acted: string) => `LEFT JOIN LATERAL (
+    SELECT c.status, c.error_code, c.lease_owner FROM saga_states c
+     WHERE c.transaction_id = x.transaction_id AND ${acted}.transaction_id IS NULL ${PER_SAGA}) cur ON true`;
+
 function result(phase: Phase, next: string): string {
   return `
 SELECT x.transaction_id AS id, m.transaction_id IS NOT NULL AS acted, m.code, COALESCE(u.status, m.status, cur.status) AS status,
@@ -70,7 +79,7 @@ SELECT x.transaction_id AS id, m.transaction_id IS NOT NULL AS acted, m.code, CO
   LEFT JOIN moved m ON m.transaction_id = x.transaction_id
   LEFT JOIN upd u ON u.transaction_id = x.transaction_id
   LEFT JOIN emit e ON e.transaction_id = x.transaction_id
-  LEFT JOIN saga_states cur ON cur.transaction_id = x.transaction_id AND m.transaction_id IS NULL${phase.claim ? '\n CROSS JOIN claims' : ''}
+  ${current('m')}${phase.claim ? '\n CROSS JOIN claims' : ''}
  ORDER BY x.ord`;
 }
 
@@ -131,8 +140,8 @@ export function compensationStatement(step: StepDefinition): Statement {
   if (!phase) throw new Error(`${step.name} has no compensation`);
   const others = UNDOABLE_STEPS.filter((name) => name !== step.name).map((name) => `'${name}'`).join(', ');
   const committed = `
-     AND EXISTS (SELECT 1 FROM saga_step_results f WHERE f.transaction_id = st.transaction_id AND f.step = '${step.name}'
-                   AND f.kind = 'forward' AND f.status = 'succeeded')`;
+        AND EXISTS (SELECT 1 FROM saga_step_results f WHERE f.transaction_id = st.transaction_id AND f.step = '${step.name}'
+                      AND f.kind = 'forward' AND f.status = 'succeeded' ${PER_SAGA})`;
   const failedMessage = `'${ERROR_MESSAGES.COMPENSATION_FAILED.replace(/'/g, "''")}: ${step.name}'`;
   return statement(`saga_comp_${step.name}`, `
 WITH ${INPUT},
@@ -148,7 +157,7 @@ acted AS (
                 WHERE f.transaction_id = d.transaction_id AND f.kind = 'forward' AND f.status = 'succeeded'
                   AND f.step IN (${others || 'NULL'})
                   AND NOT EXISTS (SELECT 1 FROM saga_step_results c
-                                   WHERE c.transaction_id = f.transaction_id AND c.step = f.step AND c.kind = 'compensation')
+                                   WHERE c.transaction_id = f.transaction_id AND c.step = f.step AND c.kind = 'compensation' ${PER_SAGA})
                 ORDER BY ${STEP_ORDER} DESC LIMIT 1) AS next_undo
     FROM decided d WHERE d.transaction_id IN (SELECT transaction_id FROM res)),
 moved AS (
@@ -239,7 +248,7 @@ SELECT x.transaction_id AS id, a.transaction_id IS NOT NULL AS acted, a.code, CO
   FROM input x
   LEFT JOIN acted a ON a.transaction_id = x.transaction_id
   LEFT JOIN emit e ON e.transaction_id = x.transaction_id
-  LEFT JOIN saga_states cur ON cur.transaction_id = x.transaction_id AND a.transaction_id IS NULL
+  ${current('a')}
  CROSS JOIN claims
  ORDER BY x.ord`);
 

@@ -1,5 +1,5 @@
 import { UTC_NOW } from '../../db/sql';
-import { StepDefinition } from './phase';
+import { PER_SAGA, StepDefinition } from './phase';
 
 /**
  * Write the transaction_logs row; undo: mark it reversed. The log id is derived from the saga's
@@ -11,7 +11,7 @@ export const LOG_TRANSACTION: StepDefinition = {
     decide: `
 decided AS (
   SELECT s.*, CASE WHEN s.inject THEN 'INJECTED_FAILURE'
-                   WHEN EXISTS (SELECT 1 FROM transaction_logs l WHERE l.log_id = 'log-' || s.transaction_id) THEN 'LOG_FAILED' END AS code
+                   WHEN EXISTS (SELECT 1 FROM transaction_logs l WHERE l.log_id = 'log-' || s.transaction_id ${PER_SAGA}) THEN 'LOG_FAILED' END AS code
     FROM s)`,
     data: `jsonb_build_object('logId', CASE WHEN code IS NULL THEN 'log-' || transaction_id END)`,
     effect: `INSERT INTO transaction_logs (log_id, transaction_id, user_id, item_id, quantity, price, status, log_data, created_at)
