@@ -73,6 +73,7 @@ export async function copyOut(db: Db, tx: Tx, copySql: string, write: Write, opt
     opts.onRows?.(rows);
   };
   let failed: { err: unknown } | undefined;
+  let cancelled: Promise<void> | undefined;
   try {
     for await (const chunk of stream as AsyncIterable<Buffer>) {
       if (failed) continue;
@@ -85,28 +86,30 @@ export async function copyOut(db: Db, tx: Tx, copySql: string, write: Write, opt
         // The connection is mid-COPY: cancel the statement on the server and read on to its error,
         // so the connection comes back usable (a transaction to roll back) instead of stuck.
         failed = { err };
-        cancel(db, tx);
+        cancelled = cancel(db, tx);
       }
     }
   } catch (err) {
     if (!failed) throw err;
   }
+  // Done before the connection runs anything else, so the cancel can never reach a later statement.
+  await cancelled;
   if (failed) throw failed.err;
   if (size > 0) await flush(true);
   return stream.rowCount;
 }
 
 /**
- * Cancels the COPY running on tx's connection, over a connection of its own. Not awaited: the
- * server stops only once it can send again, so the COPY must be read on meanwhile.
+ * Cancels the COPY running on tx's connection, over a connection of its own. Awaited only once the
+ * COPY has ended: the server stops only once it can send again, so the COPY is read on meanwhile.
  */
-function cancel(db: Db, tx: Tx): void {
+function cancel(db: Db, tx: Tx): Promise<void> {
   const pid = (tx.client as unknown as { processID: number }).processID;
   const canceller = new Client(db.pool.options);
   // Failing to cancel leaves the COPY to run to its end (read and dropped): slower, not wrong.
   canceller.on('error', () => undefined);
-  canceller.connect()
+  return canceller.connect()
     .then(() => canceller.query('SELECT pg_cancel_backend($1)', [pid]))
-    .catch(() => undefined)
+    .then(() => undefined, () => undefined)
     .finally(() => canceller.end().catch(() => undefined));
 }

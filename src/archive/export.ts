@@ -66,9 +66,8 @@ export async function exportSagas(db: Db, opts: ExportOptions): Promise<ExportRe
 
 /** The export's transaction settings, for the exporting connection and each job's. */
 async function begin(tx: Tx): Promise<void> {
-  await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
   // JIT compiling the export's wide expressions costs more than it saves, and delays the first line.
-  await tx.query('SET LOCAL jit = off');
+  await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off');
 }
 
 async function writeNdjson(db: Db, tx: Tx, opts: ExportOptions, where: Where, progress: (done: number) => void) {
