@@ -81,9 +81,11 @@ async function writeNdjson(db: Db, tx: Tx, opts: ExportOptions, where: Where, pr
   const touched = (column: string, alias: string) => (all ? '' : ` WHERE EXISTS (SELECT 1 FROM saga_states s WHERE s.${column} = ${alias}.${column} AND ${selected})`);
   const users = await copyOut(db, tx, lines(`SELECT ${USER_RECORD_SQL} FROM users u${touched('user_id', 'u')}`), write);
   const items = await copyOut(db, tx, lines(`SELECT ${ITEM_RECORD_SQL} FROM items i${touched('item_id', 'i')}`), write);
+  // A child row belongs to a selected saga: for a whole database, every child row does.
+  const children = (column: string) => (all ? 'TRUE' : `${column} IN (SELECT s.transaction_id FROM saga_states s WHERE ${selected})`);
   const jobs = opts.jobs ?? 1;
-  const sagas = jobs === 1 ? await copyOut(db, tx, lines(sagaLinesSql(selected)), write, { onRows: progress })
-    : await copyInParallel(db, tx, jobs, where, write, progress);
+  const sagas = jobs === 1 ? await copyOut(db, tx, lines(sagaLinesSql(selected, children)), write, { onRows: progress })
+    : await copyInParallel(db, tx, jobs, where, children, write, progress);
   await write(`${JSON.stringify({ type: 'end', users, items, sagas })}\n`);
   return { users, items, sagas };
 }
@@ -95,18 +97,18 @@ async function writeNdjson(db: Db, tx: Tx, opts: ExportOptions, where: Where, pr
  * along the transaction_id indexes), where a hash condition defeated the planner's estimates and
  * made each half slower than the whole. Each job hands over whole lines only: lines never interleave.
  */
-async function copyInParallel(db: Db, tx: Tx, jobs: number, where: Where, write: Write, progress: (done: number) => void): Promise<number> {
+async function copyInParallel(db: Db, tx: Tx, jobs: number, where: Where, children: (column: string) => string, write: Write,
+  progress: (done: number) => void): Promise<number> {
   const bounds = await splitPoints(tx, where, jobs);
   const { rows: [{ snapshot }] } = await tx.query('SELECT pg_export_snapshot() AS snapshot');
   // SET TRANSACTION SNAPSHOT takes no parameter; the id is the server's own, checked to be only that.
   if (!/^[0-9A-F]+-[0-9A-F]+(-[0-9]+)?$/i.test(snapshot)) throw new Error(`unexpected snapshot id ${JSON.stringify(snapshot)}`);
   const done = new Array<number>(bounds.length + 1).fill(0);
   const share = async (worker: Tx, job: number) => {
-    const mine = { sql: where.sql, params: [...where.params] };
-    for (const [bound, op] of [[bounds[job - 1], '>='], [bounds[job], '<']] as const) {
-      if (bound !== undefined) mine.sql += ` AND s.transaction_id ${op} $${mine.params.push(bound)}::text`;
-    }
-    const sql = `COPY (${sagaLinesSql(await bindForCopy(worker, mine))}) TO STDOUT ${LINES}`;
+    const selected = await bindForCopy(worker, where);
+    const range = await idRange(worker, bounds[job - 1], bounds[job]);
+    // The range goes on each child table too, so each reads only its share of their indexes.
+    const sql = `COPY (${sagaLinesSql(`${selected} AND ${range('s.transaction_id')}`, (c) => `${children(c)} AND ${range(c)}`)}) TO STDOUT ${LINES}`;
     return copyOut(db, worker, sql, write, {
       wholeLines: true,
       onRows: (rows) => {
@@ -122,6 +124,16 @@ async function copyInParallel(db: Db, tx: Tx, jobs: number, where: Where, write:
     return share(worker, job);
   }))));
   return counts.reduce((a, b) => a + b, 0);
+}
+
+/**
+ * Saga ids from `from` (included) to `to` (excluded), either end open, as a condition on any
+ * transaction_id column. The bounds are set as settings, as FILTERS' values are (bindForCopy).
+ */
+async function idRange(tx: Tx, from: string | undefined, to: string | undefined): Promise<(column: string) => string> {
+  await tx.query(`SELECT set_config('sagactl.from', $1::text, true), set_config('sagactl.to', $2::text, true)`, [from ?? '', to ?? '']);
+  return (column) => [from === undefined ? 'TRUE' : `${column} >= current_setting('sagactl.from')`,
+    to === undefined ? 'TRUE' : `${column} < current_setting('sagactl.to')`].join(' AND ');
 }
 
 /**

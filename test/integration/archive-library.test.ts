@@ -63,11 +63,8 @@ describe('on 4,000 generated sagas', () => {
     const three = await exportText(filter, 3);
     expect(one.result.sagas).toBeGreaterThan(1000);
     expect(three.result.sagas).toBe(one.result.sagas);
+    // The same lines, each whole: a line spliced from two jobs' output would be in neither list.
     expect([...three.records].sort()).toEqual([...one.records].sort());
-    // Whole lines, in three runs of ascending ids (one per range): never two jobs' lines spliced.
-    const ids = three.records.filter((l) => l.includes('"type":"saga"')).map((l) => JSON.parse(l).saga.transaction_id as string);
-    const descents = ids.filter((id, i) => i > 0 && id < ids[i - 1]).length;
-    expect(descents).toBeLessThanOrEqual(2);
   });
 
   test('a sink that fails mid-export: its error surfaces, the server stops, the pool is usable', async () => {
