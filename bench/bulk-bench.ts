@@ -7,7 +7,7 @@ import { runUp } from '../src/migrate/runner';
 import { generateRows } from '../src/seed/copy';
 import { createSagaClient } from '../src/client';
 import { runChecks } from '../src/health/check';
-import { urlFor, admin } from './support';
+import { urlFor, admin, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:bulk [-- --sagas N] [--batch B] [--parallel P] [--database-url URL] [--json]
@@ -20,30 +20,11 @@ import { urlFor, admin } from './support';
  */
 interface Args { baseUrl: string; sagas: number; batch: number; parallel: number; json: boolean }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', sagas: 100_000, batch: 100, parallel: 4, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const whole = (min: number) => {
-      const v = argv[++i];
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) usage(`${flag} must be a whole number >= ${min}, got "${v ?? ''}"`);
-      return Number(v);
-    };
-    if (flag === '--database-url') args.baseUrl = argv[++i] ?? usage('--database-url needs a value');
-    else if (flag === '--sagas') args.sagas = whole(1);
-    else if (flag === '--batch') args.batch = whole(1);
-    else if (flag === '--parallel') args.parallel = whole(1);
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--help' || flag === '-h') usage();
-    else usage(`unknown option ${flag}`);
-  }
-  return args;
-}
+const USAGE = 'usage: npm run bench:bulk -- [--sagas N (100000)] [--batch B (100)] [--parallel P (4)] [--database-url URL] [--json]';
 
-function usage(error?: string): never {
-  const text = 'usage: npm run bench:bulk -- [--sagas N (100000)] [--batch B (100)] [--parallel P (4)] [--database-url URL] [--json]\n';
-  process.stderr.write(error ? `bench:bulk: ${error}\n${text}` : text);
-  process.exit(error ? 2 : 0);
+function parseArgs(argv: string[]): Args {
+  return benchArgs<Args>('bulk', USAGE, argv, { baseUrl: DEFAULT_SERVER, sagas: 100_000, batch: 100, parallel: 4, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1]], '--batch': ['batch', [1]], '--parallel': ['parallel', [1]], '--json': ['json', 'switch'] });
 }
 
 const load = () => os.loadavg().map((l) => l.toFixed(2)).join(' ');

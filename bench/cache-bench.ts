@@ -11,7 +11,7 @@ import { getSaga, SagaView } from '../src/saga/queries';
 import { SagaRunner } from '../src/saga/service';
 import { RedisSagaCache } from '../src/cache/redis-cache';
 import { readThrough } from '../src/cache/saga-cache';
-import { urlFor, admin } from './support';
+import { urlFor, admin, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:cache [-- --sagas N] [--reads N] [--database-url URL] [--redis-url URL] [--json]
@@ -26,39 +26,20 @@ const TARGET_P95_MS = 200;
 
 interface Args { baseUrl: string; redisUrl: string; sagas: number; reads: number; json: boolean }
 
+const USAGE = 'usage: npm run bench:cache -- [--sagas N (1000)] [--reads N (2000)] [--database-url URL] [--redis-url URL] [--json]\n'
+  + 'PostgreSQL: DATABASE_URL or 127.0.0.1:5432 (a database of its own, dropped after); Redis: REDIS_URL or 127.0.0.1:6379.';
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres',
-    redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', sagas: 1000, reads: 2000, json: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => argv[++i] ?? usage(`${flag} needs a value`);
-    const whole = (v: string) => (/^\d+$/.test(v) && Number(v) >= 1 && Number(v) <= 1_000_000 ? Number(v) : usage(`${flag} must be 1 to 1000000, got "${v}"`));
-    if (flag === '--database-url') args.baseUrl = value();
-    else if (flag === '--redis-url') args.redisUrl = value();
-    else if (flag === '--sagas') args.sagas = whole(value());
-    else if (flag === '--reads') args.reads = whole(value());
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--help' || flag === '-h') usage();
-    else usage(`unknown option ${flag}`);
-  }
+  const args = benchArgs<Args>('cache', USAGE, argv, { baseUrl: DEFAULT_SERVER, redisUrl: process.env.REDIS_URL || 'redis://127.0.0.1:6379', sagas: 1000, reads: 2000, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--redis-url': ['redisUrl', 'text'], '--sagas': ['sagas', [1, 1_000_000]], '--reads': ['reads', [1, 1_000_000]], '--json': ['json', 'switch'] });
   try {
     validateRedisUrl(args.redisUrl);
   } catch (err) {
-    usage((err as Error).message);
+    process.stderr.write(`bench:cache: ${(err as Error).message}\n`);
+    process.exit(2);
   }
   return args;
 }
-
-function usage(error?: string): never {
-  const text = 'usage: npm run bench:cache -- [--sagas N (1000)] [--reads N (2000)] [--database-url URL] [--redis-url URL] [--json]\n'
-    + 'PostgreSQL: DATABASE_URL or 127.0.0.1:5432 (a database of its own, dropped after); Redis: REDIS_URL or 127.0.0.1:6379.\n';
-  process.stderr.write(error ? `bench:cache: ${error}\n${text}` : text);
-  process.exit(error ? 2 : 0);
-}
-
-
 
 interface Latency { reads: number; p50: number; p95: number; p99: number; max: number; mean: number; readsPerSecond: number }
 

@@ -7,7 +7,7 @@ import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { maskUrl } from '../src/config';
 import { packageRoot } from '../src/paths';
-import { admin, urlFor } from './support';
+import { admin, urlFor, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:export [-- --sagas N] [--database-url URL] [--keep] [--json]
@@ -29,26 +29,11 @@ const TARGET_RATIO = 2;
 
 interface Args { baseUrl: string; sagas: number; keep: boolean; json: boolean }
 
-function usage(message?: string): never {
-  if (message) process.stderr.write(`error: ${message}\n`);
-  process.stderr.write('usage: npm run bench:export -- [--sagas N] [--database-url URL] [--keep] [--json]\n');
-  process.exit(2);
-}
+const USAGE = 'usage: npm run bench:export -- [--sagas N (100000)] [--database-url URL] [--keep] [--json]';
 
 function parseArgs(argv: string[]): Args {
-  const args: Args = { baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', sagas: 100_000, keep: false, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    if (flag === '--sagas') {
-      const v = argv[++i] ?? '';
-      if (!/^\d+$/.test(v) || Number(v) < 1000 || Number(v) > 100_000_000) usage(`--sagas must be a whole number from 1000 to 100000000, got "${v}"`);
-      args.sagas = Number(v);
-    } else if (flag === '--database-url') args.baseUrl = argv[++i] ?? usage('--database-url needs a value');
-    else if (flag === '--keep') args.keep = true;
-    else if (flag === '--json') args.json = true;
-    else usage(flag === '--help' || flag === '-h' ? undefined : `unknown option ${flag}`);
-  }
-  return args;
+  return benchArgs<Args>('export', USAGE, argv, { baseUrl: DEFAULT_SERVER, sagas: 100_000, keep: false, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1000, 100_000_000]], '--keep': ['keep', 'switch'], '--json': ['json', 'switch'] });
 }
 
 /** The built CLI as a child process; resolves with its stdout, stderr and exit code. */

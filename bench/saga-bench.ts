@@ -16,7 +16,7 @@ import { SagaMode } from '../src/saga/types';
 import { NaiveTypeormPurchaser } from './naive-typeorm';
 import { PgbenchLimit } from './pgbench';
 import { race, RACE_TARGET_SECONDS } from './contention-bench';
-import { urlFor, admin } from './support';
+import { urlFor, admin, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:saga [-- --count N] [--rounds R] [--database-url URL] [--json]
@@ -38,27 +38,11 @@ const execute = promisify(execFile);
 
 interface Args { baseUrl: string; count: number; rounds: number; json: boolean }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', count: 8000, rounds: 3, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const whole = (min: number) => {
-      const v = argv[++i];
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) usage(`${flag} must be a whole number >= ${min}, got "${v}"`);
-      return Number(v);
-    };
-    if (flag === '--database-url') args.baseUrl = argv[++i] ?? usage('--database-url needs a value');
-    else if (flag === '--count') args.count = whole(100);
-    else if (flag === '--rounds') args.rounds = whole(1);
-    else if (flag === '--json') args.json = true;
-    else usage(flag === '--help' || flag === '-h' ? undefined : `unknown option ${flag}`);
-  }
-  return args;
-}
+const USAGE = 'usage: npm run bench:saga -- [--count N (8000)] [--rounds R (3)] [--database-url URL] [--json]';
 
-function usage(error?: string): never {
-  process.stderr.write(`${error ? `bench:saga: ${error}\n` : ''}usage: npm run bench:saga -- [--count N (8000)] [--rounds R (3)] [--database-url URL] [--json]\n`);
-  process.exit(error ? 2 : 0);
+function parseArgs(argv: string[]): Args {
+  return benchArgs<Args>('saga', USAGE, argv, { baseUrl: DEFAULT_SERVER, count: 8000, rounds: 3, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--count': ['count', [100]], '--rounds': ['rounds', [1]], '--json': ['json', 'switch'] });
 }
 
 interface Row { name: string; sagasPerSecond: number; p50?: number; p95?: number; count: number; note?: string }

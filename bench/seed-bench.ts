@@ -12,7 +12,7 @@ import { loadMigrations } from '../src/migrate/loader';
 import { runUp } from '../src/migrate/runner';
 import { packageRoot } from '../src/paths';
 import { GenerateOptions, userLine } from '../src/seed/generate';
-import { urlFor } from './support';
+import { urlFor, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:seed [-- --rows N] [--repeat R] [--database-url URL] [--json]
@@ -34,39 +34,14 @@ const COLUMNS = 'user_id, name, balance, status, purchase_limit';
 
 interface Args { baseUrl: string; rows: number; repeat: number; json: boolean }
 
+const USAGE = 'usage: npm run bench:seed -- [--rows N (default 1000000)] [--repeat R (default 3)] [--database-url URL] [--json]\n'
+  + `Compares \`sagactl seed generate --users N\` with a plain COPY of the same rows; PASS when its rows/s is at least ${THRESHOLD * 100}%\n`
+  + "of COPY's (medians of R alternating trials). The server is --database-url, else DATABASE_URL, else 127.0.0.1:5432.\n";
+
 function parseArgs(argv: string[]): Args {
-  const args: Args = {
-    baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', rows: 1_000_000, repeat: 3, json: false,
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) usage(`${flag} needs a value`);
-      return v;
-    };
-    const whole = (v: string, min: number, max: number) => {
-      if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) usage(`${flag} must be a whole number from ${min} to ${max}, got "${v}"`);
-      return Number(v);
-    };
-    if (flag === '--database-url') args.baseUrl = value();
-    else if (flag === '--rows') args.rows = whole(value(), 1, 100_000_000);
-    else if (flag === '--repeat') args.repeat = whole(value(), 1, 9);
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--help' || flag === '-h') usage();
-    else usage(`unknown option ${flag}`);
-  }
-  return args;
+  return benchArgs<Args>('seed', USAGE, argv, { baseUrl: DEFAULT_SERVER, rows: 1_000_000, repeat: 3, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--rows': ['rows', [1, 100_000_000]], '--repeat': ['repeat', [1, 9]], '--json': ['json', 'switch'] });
 }
-
-function usage(error?: string): never {
-  const text = 'usage: npm run bench:seed -- [--rows N (default 1000000)] [--repeat R (default 3)] [--database-url URL] [--json]\n'
-    + `Compares \`sagactl seed generate --users N\` with a plain COPY of the same rows; PASS when its rows/s is at least ${THRESHOLD * 100}%\n`
-    + "of COPY's (medians of R alternating trials). The server is --database-url, else DATABASE_URL, else 127.0.0.1:5432.\n";
-  process.stderr.write(error ? `bench:seed: ${error}\n${text}` : text);
-  process.exit(error ? 2 : 0);
-}
-
 
 async function withClient<T>(url: string, fn: (c: Client) => Promise<T>): Promise<T> {
   const client = new Client({ connectionString: url, connectionTimeoutMillis: 5000, application_name: applicationName('bench-seed') });

@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { packageRoot } from '../src/paths';
+import { benchArgs } from './support';
 
 /**
  * npm run bench:startup [-- --runs N] [--warmup N] [--json]
@@ -24,31 +25,12 @@ const FORBIDDEN = ['typeorm', 'pg', 'pg-pool', 'pg-copy-streams', 'embedded-post
 
 interface Args { runs: number; warmup: number; json: boolean }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { runs: 20, warmup: 2, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const whole = (min: number, max: number) => {
-      const v = argv[++i];
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
-        usage(`${flag} must be a whole number from ${min} to ${max}, got "${v ?? ''}"`);
-      }
-      return Number(v);
-    };
-    if (flag === '--runs') args.runs = whole(1, 1000);
-    else if (flag === '--warmup') args.warmup = whole(0, 100);
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--help' || flag === '-h') usage();
-    else usage(`unknown option ${flag}`);
-  }
-  return args;
-}
+const USAGE = 'usage: npm run bench:startup -- [--runs N (default 20)] [--warmup N (default 2)] [--json]\n'
+  + `Times \`node bin/sagactl --help\` and \`--version\`; PASS when the median is under ${TARGET_MS} ms and --help loads neither typeorm nor pg.`;
 
-function usage(error?: string): never {
-  const text = 'usage: npm run bench:startup -- [--runs N (default 20)] [--warmup N (default 2)] [--json]\n'
-    + `Times \`node bin/sagactl --help\` and \`--version\`; PASS when the median is under ${TARGET_MS} ms and --help loads neither typeorm nor pg.\n`;
-  process.stderr.write(error ? `bench:startup: ${error}\n${text}` : text);
-  process.exit(error ? 2 : 0);
+function parseArgs(argv: string[]): Args {
+  return benchArgs<Args>('startup', USAGE, argv, { runs: 20, warmup: 2, json: false },
+    { '--runs': ['runs', [1, 1000]], '--warmup': ['warmup', [0, 100]], '--json': ['json', 'switch'] });
 }
 
 interface Case { name: string; argv: string[]; check: (stdout: string) => string | undefined }

@@ -7,7 +7,7 @@ import { runUp } from '../src/migrate/runner';
 import { generateRows } from '../src/seed/copy';
 import { getStats } from '../src/stats/read';
 import { SagaStats } from '../src/stats/summary';
-import { urlFor, admin } from './support';
+import { urlFor, admin, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
  * npm run bench:stats [-- --sagas N] [--days D] [--warm N] [--database-url URL] [--json]
@@ -19,30 +19,11 @@ import { urlFor, admin } from './support';
  */
 interface Args { baseUrl: string; sagas: number; days: number; warm: number; json: boolean }
 
-function parseArgs(argv: string[]): Args {
-  const args: Args = { baseUrl: process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres', sagas: 10_000_000, days: 30, warm: 5, json: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i];
-    const whole = (min: number) => {
-      const v = argv[++i];
-      if (v === undefined || !/^\d+$/.test(v) || Number(v) < min) usage(`${flag} must be a whole number >= ${min}, got "${v ?? ''}"`);
-      return Number(v);
-    };
-    if (flag === '--database-url') args.baseUrl = argv[++i] ?? usage('--database-url needs a value');
-    else if (flag === '--sagas') args.sagas = whole(1);
-    else if (flag === '--days') args.days = whole(1);
-    else if (flag === '--warm') args.warm = whole(1);
-    else if (flag === '--json') args.json = true;
-    else if (flag === '--help' || flag === '-h') usage();
-    else usage(`unknown option ${flag}`);
-  }
-  return args;
-}
+const USAGE = 'usage: npm run bench:stats -- [--sagas N (10000000)] [--days D (30)] [--warm N (5)] [--database-url URL] [--json]';
 
-function usage(error?: string): never {
-  const text = 'usage: npm run bench:stats -- [--sagas N (10000000)] [--days D (30)] [--warm N (5)] [--database-url URL] [--json]\n';
-  process.stderr.write(error ? `bench:stats: ${error}\n${text}` : text);
-  process.exit(error ? 2 : 0);
+function parseArgs(argv: string[]): Args {
+  return benchArgs<Args>('stats', USAGE, argv, { baseUrl: DEFAULT_SERVER, sagas: 10_000_000, days: 30, warm: 5, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1]], '--days': ['days', [1]], '--warm': ['warm', [1]], '--json': ['json', 'switch'] });
 }
 
 /** The design's getStatistics, with its column-alias bug fixed and compensation_failed added. */
@@ -56,8 +37,6 @@ SELECT COUNT(*) AS total,
        COUNT(CASE WHEN status = 'compensated' THEN 1 END) AS compensated,
        COUNT(CASE WHEN status = 'compensation_failed' THEN 1 END) AS "compensationFailed"
   FROM saga_states`;
-
-
 
 async function timed<T>(fn: () => Promise<T>): Promise<{ ms: number; value: T }> {
   const t0 = performance.now();

@@ -17,3 +17,46 @@ export async function admin(base: string, sql: string): Promise<void> {
     await client.end();
   }
 }
+
+/** The server a benchmark creates its databases on: --database-url, else DATABASE_URL, else the local one. */
+export const DEFAULT_SERVER = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/** How a benchmark option is read: a switch (no value), a text, or a whole number from min (to max). */
+export type OptionKind = 'switch' | 'text' | readonly [min: number, max?: number];
+
+/**
+ * A benchmark's command line: `options` maps each flag to the key of `defaults` it sets and how it
+ * is read. A bad value or an unknown option prints the usage with the reason and exits 2 (nothing
+ * is created); --help prints the usage and exits 0.
+ */
+export function benchArgs<T extends object>(bench: string, usage: string, argv: string[], defaults: T,
+  options: Record<string, readonly [keyof T, OptionKind]>): T {
+  const stop = (error?: string): never => {
+    process.stderr.write(`${error ? `bench:${bench}: ${error}\n` : ''}${usage.endsWith('\n') ? usage : `${usage}\n`}`);
+    process.exit(error ? 2 : 0);
+  };
+  const args = { ...defaults } as Record<keyof T, unknown>;
+  for (let i = 0; i < argv.length; i++) {
+    const flag = argv[i];
+    if (flag === '--help' || flag === '-h') stop();
+    const option = options[flag];
+    if (option === undefined) stop(`unknown option ${flag}`);
+    const [key, kind] = option;
+    if (kind === 'switch') {
+      args[key] = true;
+      continue;
+    }
+    const v = argv[++i];
+    if (v === undefined) stop(`${flag} needs a value`);
+    if (kind === 'text') {
+      args[key] = v;
+      continue;
+    }
+    const [min, max = Number.MAX_SAFE_INTEGER] = kind;
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) {
+      stop(`${flag} must be a whole number ${kind[1] === undefined ? `>= ${min}` : `from ${min} to ${max}`}, got "${v}"`);
+    }
+    args[key] = Number(v);
+  }
+  return args as T;
+}
