@@ -10,7 +10,7 @@ import { packageRoot } from '../src/paths';
 import { admin, urlFor, benchArgs, DEFAULT_SERVER } from './support';
 
 /**
- * npm run bench:export [-- --sagas N] [--database-url URL] [--keep] [--json]
+ * npm run bench:export [-- --sagas N] [--repeat R] [--database-url URL] [--keep] [--json]
  *
  * The issue's target: `saga export` of N sagas runs within 2x of a plain COPY ... TO STDOUT of
  * the same rows, with memory flat. For each of two sizes, N and N/10 (the second is the memory
@@ -22,18 +22,21 @@ import { admin, urlFor, benchArgs, DEFAULT_SERVER } from './support';
  *   export  `sagactl saga export --output /dev/null --jobs J --json` (J = 1, then 2) as a child
  *           process of the built binary under /usr/bin/time: its own seconds (from its first query
  *           to its last write), its wall time, and its peak RSS (max resident set, KiB).
+ * Each size runs R rounds (3 by default) of the three, in turns (the order reversed every other
+ * round, so a drift of the machine weighs on each alike); times are the medians of the rounds,
+ * peak RSS the largest. A 2-core machine moves single runs by a third either way.
  * Nothing here holds a row: COPY is streamed into a byte counter, and the export is another
- * process. Exit 0 on PASS (the better ratio <= 2 at N), 1 on FAIL, 2 on usage.
+ * process. Exit 0 on PASS (the better median ratio <= 2 at N), 1 on FAIL, 2 on usage.
  */
 const TARGET_RATIO = 2;
 
-interface Args { baseUrl: string; sagas: number; keep: boolean; json: boolean }
+interface Args { baseUrl: string; sagas: number; repeat: number; keep: boolean; json: boolean }
 
-const USAGE = 'usage: npm run bench:export -- [--sagas N (100000)] [--database-url URL] [--keep] [--json]';
+const USAGE = 'usage: npm run bench:export -- [--sagas N (100000)] [--repeat R (3)] [--database-url URL] [--keep] [--json]';
 
 function parseArgs(argv: string[]): Args {
-  return benchArgs<Args>('export', USAGE, argv, { baseUrl: DEFAULT_SERVER, sagas: 100_000, keep: false, json: false },
-    { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1000, 100_000_000]], '--keep': ['keep', 'switch'], '--json': ['json', 'switch'] });
+  return benchArgs<Args>('export', USAGE, argv, { baseUrl: DEFAULT_SERVER, sagas: 100_000, repeat: 3, keep: false, json: false },
+    { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1000, 100_000_000]], '--repeat': ['repeat', [1, 9]], '--keep': ['keep', 'switch'], '--json': ['json', 'switch'] });
 }
 
 /** The built CLI as a child process; resolves with its stdout, stderr and exit code. */
@@ -78,20 +81,23 @@ async function timeCopy(url: string): Promise<{ seconds: number; bytes: number }
   }
 }
 
+interface Run { seconds: number; wallSeconds: number; bytes: number; peakRssKiB: number }
 interface Export { jobs: number; seconds: number; wallSeconds: number; bytes: number; sagasPerSecond: number; peakRssKiB: number; ratio: number }
-interface Trial { sagas: number; copy: { seconds: number; bytes: number; sagasPerSecond: number }; exports: Export[] }
+interface Trial { sagas: number; rounds: number; copy: { seconds: number; bytes: number; sagasPerSecond: number }; exports: Export[] }
 
 /** `saga export --jobs N` of the whole database to /dev/null, under /usr/bin/time for its peak RSS. */
-async function timeExport(env: Record<string, string>, sagas: number, jobs: number, copySeconds: number): Promise<Export> {
+async function timeExport(env: Record<string, string>, sagas: number, jobs: number): Promise<Run> {
   const started = process.hrtime.bigint();
   const r = await must('saga export', run(['saga', 'export', '--output', '/dev/null', '--jobs', String(jobs), '--json', '--quiet'], env, true));
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const summary = JSON.parse(r.stdout);
   if (summary.sagas !== sagas) throw new Error(`the export wrote ${summary.sagas} sagas, not ${sagas}`);
   const rss = /maxrss=(\d+)/.exec(r.stderr);
-  return { jobs, seconds: summary.seconds, wallSeconds, bytes: summary.bytes, sagasPerSecond: Math.round(sagas / summary.seconds),
-    peakRssKiB: rss ? Number(rss[1]) : NaN, ratio: summary.seconds / copySeconds };
+  return { seconds: summary.seconds, wallSeconds, bytes: summary.bytes, peakRssKiB: rss ? Number(rss[1]) : NaN };
 }
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const JOBS = [1, 2];
 
 async function trial(args: Args, sagas: number): Promise<Trial> {
   const db = `sagactl_bench_export_${crypto.randomBytes(4).toString('hex')}`;
@@ -102,9 +108,23 @@ async function trial(args: Args, sagas: number): Promise<Trial> {
     await must('seed generate', run(['seed', 'generate', '--users', String(Math.max(100, Math.floor(sagas / 100))), '--items', '100',
       '--sagas', String(sagas), '--quiet'], env));
     await admin(args.baseUrl, 'CHECKPOINT');
-    const copy = await timeCopy(env.DATABASE_URL);
-    const exports = [await timeExport(env, sagas, 1, copy.seconds), await timeExport(env, sagas, 2, copy.seconds)];
-    return { sagas, copy: { ...copy, sagasPerSecond: Math.round(sagas / copy.seconds) }, exports };
+    const copies: { seconds: number; bytes: number }[] = [];
+    const runs = new Map<number, Run[]>(JOBS.map((j) => [j, []]));
+    for (let round = 0; round < args.repeat; round++) {
+      const turns: (() => Promise<void>)[] = [
+        async () => void copies.push(await timeCopy(env.DATABASE_URL)),
+        ...JOBS.map((j) => async () => void runs.get(j)!.push(await timeExport(env, sagas, j))),
+      ];
+      for (const turn of round % 2 === 0 ? turns : turns.reverse()) await turn();
+    }
+    const copySeconds = median(copies.map((c) => c.seconds));
+    const exports = JOBS.map((jobs) => {
+      const rs = runs.get(jobs)!;
+      const seconds = median(rs.map((r) => r.seconds));
+      return { jobs, seconds, wallSeconds: median(rs.map((r) => r.wallSeconds)), bytes: rs[0].bytes, sagasPerSecond: Math.round(sagas / seconds),
+        peakRssKiB: Math.max(...rs.map((r) => r.peakRssKiB)), ratio: seconds / copySeconds };
+    });
+    return { sagas, rounds: args.repeat, copy: { seconds: copySeconds, bytes: copies[0].bytes, sagasPerSecond: Math.round(sagas / copySeconds) }, exports };
   } finally {
     if (!args.keep) await admin(args.baseUrl, `DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
   }
@@ -112,7 +132,7 @@ async function trial(args: Args, sagas: number): Promise<Trial> {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
-  process.stderr.write(`server: ${maskUrl(args.baseUrl)}; sizes ${args.sagas} and ${Math.floor(args.sagas / 10)}\n`);
+  process.stderr.write(`server: ${maskUrl(args.baseUrl)}; sizes ${args.sagas} and ${Math.floor(args.sagas / 10)}, ${args.repeat} rounds each\n`);
   const small = await trial(args, Math.floor(args.sagas / 10));
   const large = await trial(args, args.sagas);
   const best = Math.min(...large.exports.map((e) => e.ratio));
@@ -121,7 +141,7 @@ async function main(): Promise<void> {
   else {
     const mib = (kib: number) => `${(kib / 1024).toFixed(1)} MiB`;
     for (const t of [small, large]) {
-      process.stdout.write(`${t.sagas} sagas: COPY ${t.copy.sagasPerSecond} sagas/s (${(t.copy.bytes / 1e6).toFixed(1)} MB in ${t.copy.seconds.toFixed(2)} s)\n`);
+      process.stdout.write(`${t.sagas} sagas, medians of ${t.rounds} rounds: COPY ${t.copy.sagasPerSecond} sagas/s (${(t.copy.bytes / 1e6).toFixed(1)} MB in ${t.copy.seconds.toFixed(2)} s)\n`);
       for (const e of t.exports) {
         process.stdout.write(`  export --jobs ${e.jobs}: ${e.sagasPerSecond} sagas/s (${(e.bytes / 1e6).toFixed(1)} MB in ${e.seconds.toFixed(2)} s, ` +
           `wall ${e.wallSeconds.toFixed(2)} s); ${e.ratio.toFixed(2)}x COPY's time; peak RSS ${mib(e.peakRssKiB)}\n`);

@@ -1,4 +1,4 @@
-import { ARCHIVE_FORMAT, ARCHIVE_VERSION, AccountRecord, EndRecord, HeaderRecord, SagaRecord } from './format';
+import { ARCHIVE_FORMAT, AccountRecord, READABLE_VERSIONS, EndRecord, HeaderRecord, SagaRecord } from './format';
 import { LEDGER_SOURCES, MODES, SAGA_STATUS, STEPS } from '../saga/types';
 
 /**
@@ -39,7 +39,8 @@ function text(row: Row, key: string, what: string, max: number): string {
 
 function amount(row: Row, key: string, what: string, nullable = false): void {
   const v = row[key];
-  if (nullable && v === null) return;
+  // Version 2 leaves a null column out.
+  if (nullable && (v === null || v === undefined)) return;
   // Amounts are strings in the format: a JSON number would have passed through a float somewhere.
   if (typeof v !== 'string' || !AMOUNT.test(v)) fail(`${what}.${key} must be an amount as a string ("12.50"), got ${JSON.stringify(v)}`);
 }
@@ -72,7 +73,9 @@ function ledger(v: unknown, what: string, account?: { kind: string; id: string }
 
 function header(r: Row): HeaderRecord {
   if (r.format !== ARCHIVE_FORMAT) fail(`not a sagactl archive: the header's format is ${JSON.stringify(r.format)}, not "${ARCHIVE_FORMAT}"`);
-  if (r.version !== ARCHIVE_VERSION) fail(`archive version ${JSON.stringify(r.version)} is not one this sagactl reads (it reads version ${ARCHIVE_VERSION})`);
+  if (!READABLE_VERSIONS.includes(r.version as number)) {
+    fail(`archive version ${JSON.stringify(r.version)} is not one this sagactl reads (it reads versions ${READABLE_VERSIONS.join(' and ')})`);
+  }
   return r as unknown as HeaderRecord;
 }
 
@@ -111,8 +114,10 @@ function saga(r: Row): SagaRecord {
     oneOf(st, 'kind', `steps[${i}]`, ['forward', 'compensation']);
     oneOf(st, 'status', `steps[${i}]`, ['succeeded', 'failed']);
   });
+  // Version 2 leaves out the transaction_id of a saga's own rows: it is the saga's, and is put back.
   const belongs = (list: Row[], what: string) => list.forEach((x, i) => {
-    if (x.transaction_id !== id) fail(`${what}[${i}].transaction_id is ${JSON.stringify(x.transaction_id)}, not this saga's "${id}"`);
+    if (x.transaction_id === undefined) x.transaction_id = id;
+    else if (x.transaction_id !== id) fail(`${what}[${i}].transaction_id is ${JSON.stringify(x.transaction_id)}, not this saga's "${id}"`);
   });
   const logs = rows(r.logs, 'logs');
   logs.forEach((l, i) => amount(l, 'price', `logs[${i}]`));
@@ -122,10 +127,12 @@ function saga(r: Row): SagaRecord {
   audit.forEach((a, i) => {
     if (typeof a.id !== 'string' || !/^\d+$/.test(a.id)) fail(`audit[${i}].id must be the audit row's id as a string`);
   });
-  for (const [list, what] of [[steps, 'steps'], [logs, 'logs'], [notifications, 'notifications'], [events, 'events'], [audit, 'audit']] as const) {
+  const movements = rows(r.ledger, 'ledger');
+  for (const [list, what] of [[steps, 'steps'], [logs, 'logs'], [notifications, 'notifications'], [events, 'events'], [audit, 'audit'],
+    [movements, 'ledger']] as const) {
     belongs(list, what);
   }
-  return { type: 'saga', saga: s, steps, logs, notifications, events, audit, ledger: ledger(r.ledger, 'ledger', undefined, id) };
+  return { type: 'saga', saga: s, steps, logs, notifications, events, audit, ledger: ledger(movements, 'ledger', undefined, id) };
 }
 
 function end(r: Row): EndRecord {

@@ -64,8 +64,17 @@ function canonical(value: unknown): string {
   return JSON.stringify(sort(value));
 }
 
+/** A row's columns that are not null: version 1 wrote a null column, version 2 leaves it out. */
+const present = (row: Row): Row => Object.fromEntries(Object.entries(row).filter(([, v]) => v !== null && v !== undefined));
+
+/** A saga's own row without its transaction_id, which is the saga's (version 2 leaves it out). */
+const own = ({ transaction_id: _t, ...row }: Row): Row => present(row);
+
 function sagaContents(r: SagaRecord): string {
-  return canonical({ ...r, audit: r.audit.map(({ id: _id, ...a }) => a), ledger: r.ledger.map(({ audit_id: _a, ...l }) => l) });
+  return canonical({
+    saga: present(r.saga), steps: r.steps.map(own), logs: r.logs.map(own), notifications: r.notifications.map(own), events: r.events.map(own),
+    audit: r.audit.map(({ id: _id, ...a }) => own(a)), ledger: r.ledger.map(({ audit_id: _a, ...l }) => own(l)),
+  });
 }
 
 export async function writeBatch(tx: Tx, batch: Pending[], known: ColumnCache): Promise<BatchOutcome> {
@@ -75,7 +84,7 @@ export async function writeBatch(tx: Tx, batch: Pending[], known: ColumnCache): 
   for (const kind of ['user', 'item'] as const) {
     const t = TABLES[kind];
     const fresh = await classify(tx, batch, kind, (p) => (p.record as AccountRecord)[kind]![t.key] as string,
-      (p) => canonical((p.record as AccountRecord)[kind]),
+      (p) => canonical(present((p.record as AccountRecord)[kind]!)),
       `SELECT ${t.alias}.${t.key} AS id, (${t.row})::text AS contents FROM ${t.table} ${t.alias} WHERE ${t.alias}.${t.key} = ANY($1::text[])`,
       out);
     await insertRows(tx, known, t.table, fresh.map((p) => (p.record as AccountRecord)[kind]!));
@@ -109,7 +118,7 @@ async function classify(tx: Tx, batch: Pending[], kind: Kind, idOf: (p: Pending)
   const mine = batch.filter((p) => p.record.type === kind);
   if (mine.length === 0) return [];
   const { rows } = await tx.query<{ id: string; contents: string }>(existingSql, [mine.map(idOf)]);
-  const held = new Map(rows.map((r) => [r.id, kind === 'saga' ? sagaContents(JSON.parse(r.contents)) : canonical(JSON.parse(r.contents))]));
+  const held = new Map(rows.map((r) => [r.id, kind === 'saga' ? sagaContents(JSON.parse(r.contents)) : canonical(present(JSON.parse(r.contents)))]));
   const fresh: Pending[] = [];
   for (const p of mine) {
     const id = idOf(p);
@@ -146,7 +155,7 @@ async function insertAudit(tx: Tx, known: ColumnCache, r: SagaRecord): Promise<R
     }
   }
   // A movement that named an audit row outside this saga (a bulk action's) keeps no link.
-  return r.ledger.map((l) => ({ ...l, audit_id: l.audit_id === null ? null : (ids.get(l.audit_id as string) ?? null) }));
+  return r.ledger.map((l) => ({ ...l, audit_id: l.audit_id == null ? null : (ids.get(l.audit_id as string) ?? null) }));
 }
 
 /** Copies the archive's ledger entries, then takes each account's copied sum back under `seed`. */

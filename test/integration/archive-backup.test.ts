@@ -95,7 +95,7 @@ test('export, then import into an empty migrated database: db check, stats and e
   const sagas = (await source.db.query('SELECT count(*)::int AS n FROM saga_states'))[0].n;
   expect(summary).toMatchObject({ format: 'ndjson', sagas, file: archive });
   const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
-  expect(JSON.parse(lines[0])).toMatchObject({ type: 'header', format: 'sagactl-archive', version: 1 });
+  expect(JSON.parse(lines[0])).toMatchObject({ type: 'header', format: 'sagactl-archive', version: 2 });
   expect(JSON.parse(lines[lines.length - 1])).toEqual({ type: 'end', users: summary.users, items: summary.items, sagas });
 
   const imported = await on(target)('saga', 'import', archive, '--json');
@@ -126,6 +126,43 @@ test('importing the same archive again changes nothing', async () => {
   expect(JSON.parse(again.stdout)).toMatchObject({ imported: { user: 0, item: 0, saga: 0 }, refused: 0 });
   expect(await rowCounts(target)).toEqual(before);
   expect((await on(target)('db', 'check')).code).toBe(0);
+});
+
+/** The archive as version 1 wrote it: every null column written, and each saga's rows naming their saga. */
+function asVersion1(text: string): string {
+  const full = (table: keyof typeof ARCHIVE_COLUMNS, row: Record<string, unknown>, saga?: string) => ({
+    ...Object.fromEntries(Object.keys(ARCHIVE_COLUMNS[table]).map((c) => [c, null])),
+    ...(saga === undefined ? {} : { transaction_id: saga }),
+    ...row,
+  });
+  return text.trimEnd().split('\n').map((line) => {
+    const r = JSON.parse(line);
+    if (r.type === 'header') r.version = 1;
+    if (r.type === 'user') [r.user, r.ledger] = [full('users', r.user), r.ledger.map((l: object) => full('ledger', l))];
+    if (r.type === 'item') [r.item, r.ledger] = [full('items', r.item), r.ledger.map((l: object) => full('ledger', l))];
+    if (r.type === 'saga') {
+      const id = r.saga.transaction_id;
+      r.saga = full('saga_states', r.saga);
+      for (const [key, table] of [['steps', 'saga_step_results'], ['logs', 'transaction_logs'], ['notifications', 'notifications'],
+        ['events', 'saga_events'], ['audit', 'operator_audit'], ['ledger', 'ledger']] as const) {
+        r[key] = r[key].map((row: object) => full(table, row, id));
+      }
+    }
+    return JSON.stringify(r);
+  }).join('\n') + '\n';
+}
+
+test('a version 1 archive (nulls written, rows naming their saga) reads as the same archive: importing it changes nothing', async () => {
+  const v1 = path.join(dir, 'backup-v1.ndjson');
+  const text = asVersion1(fs.readFileSync(archive, 'utf8'));
+  expect(text).toContain('"version":1');
+  expect(text).toContain('"error_message":null');
+  fs.writeFileSync(v1, text);
+  const before = await rowCounts(target);
+  const again = await on(target)('saga', 'import', v1, '--json');
+  expect(again.code).toBe(0);
+  expect(JSON.parse(again.stdout)).toMatchObject({ imported: { user: 0, item: 0, saga: 0 }, refused: 0 });
+  expect(await rowCounts(target)).toEqual(before);
 });
 
 test('a record that exists with other contents is refused (exit 3) and left as it is', async () => {
