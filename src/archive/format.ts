@@ -97,9 +97,12 @@ function rowOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, ofSaga = fals
   return `(${fields.join(' || ')} || '}')`;
 }
 
-/** The rows (rowOf) that `from` yields, in `order`, as a JSON array's text: '[]' for none. */
-function arrayOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string, ofSaga: boolean): string {
-  return `string_agg(${rowOf(table, alias, ofSaga)}, ',' ORDER BY ${alias}.${order})`;
+/**
+ * The rows (rowOf) of a table (alias) joined by commas, in `order`; with no order, in the order
+ * the rows come in (from a sorted subquery).
+ */
+function arrayOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string | null, ofSaga: boolean): string {
+  return `string_agg(${rowOf(table, alias, ofSaga)}, ','${order === null ? '' : ` ORDER BY ${alias}.${order}`})`;
 }
 
 const array = (items: string) => `'[' || COALESCE(${items}, '') || ']'`;
@@ -110,11 +113,16 @@ const array = (items: string) => `'[' || COALESCE(${items}, '') || ']'`;
  * a large export, or through its transaction_id index for a narrow one; a lookup per saga costs
  * one random read of each table per saga, and fell to 1/7 of COPY's speed at 100,000 sagas.
  * `selected` is the condition on the child's transaction_id column.
+ *
+ * The rows are sorted once by saga and `order` in a subquery (an incremental sort along the
+ * transaction_id index), and string_agg takes them in that order: an ORDER BY inside the
+ * aggregate sorts each saga's rows apart, a sort per saga and table, 15% of the export's time.
+ * A subquery with ORDER BY is never merged into its query, so its order reaches the aggregate
+ * (test/integration/archive-backup.test.ts restores every saga's steps in their order).
  */
 function childrenOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string, selected: string, extra = ''): string {
-  return `LEFT JOIN (SELECT ${alias}.transaction_id AS id, ${arrayOf(table, alias, order, true)} AS v
-      FROM ${table} ${alias}
-     WHERE ${selected}${extra}
+  return `LEFT JOIN (SELECT ${alias}.transaction_id AS id, ${arrayOf(table, alias, null, true)} AS v
+      FROM (SELECT * FROM ${table} ${alias} WHERE ${selected}${extra} ORDER BY ${alias}.transaction_id, ${alias}.${order}) ${alias}
      GROUP BY 1) ${alias}_ ON ${alias}_.id = s.transaction_id`;
 }
 

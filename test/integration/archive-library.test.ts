@@ -67,6 +67,22 @@ describe('on 4,000 generated sagas', () => {
     expect([...three.records].sort()).toEqual([...one.records].sort());
   });
 
+  test("a saga's rows come out in id order whatever their order on disk (one export, and by filter)", async () => {
+    const [{ id, user }] = await c.db.query(`SELECT s.transaction_id AS id, s.user_id AS "user" FROM saga_states s
+      WHERE (SELECT count(*) FROM saga_step_results r WHERE r.transaction_id = s.transaction_id) >= 3 ORDER BY 1 LIMIT 1`);
+    // Written again in reverse: on disk (and in the transaction_id index) the last step comes first.
+    await c.db.query(`WITH gone AS (DELETE FROM saga_step_results WHERE transaction_id = $1 RETURNING *)
+      INSERT INTO saga_step_results SELECT * FROM gone ORDER BY id DESC`, [id]);
+    const onDisk = await c.db.query(`SELECT id FROM saga_step_results WHERE transaction_id = $1 ORDER BY ctid`, [id]);
+    expect(onDisk.map((r) => r.id)).toEqual([...onDisk.map((r) => r.id)].sort((x, y) => x - y).reverse());
+    const byId = (await c.db.query(`SELECT step, kind FROM saga_step_results WHERE transaction_id = $1 ORDER BY id`, [id]))
+      .map((r) => `${r.step}/${r.kind}`);
+    for (const filter of [{}, { userId: [user] }] as SagaFilter[]) {
+      const line = (await exportText(filter, 1)).records.map((l) => JSON.parse(l)).find((r) => r.type === 'saga' && r.saga.transaction_id === id);
+      expect(line.steps.map((st: { step: string; kind: string }) => `${st.step}/${st.kind}`)).toEqual(byId);
+    }
+  });
+
   test('a sink that fails mid-export: its error surfaces, the server stops, the pool is usable', async () => {
     // Fails on the first chunk of saga lines: the COPY of 4,000 sagas is then mid-way.
     const failing = exportSagas(c.db, { filter: {}, format: 'ndjson', write: (chunk) => {
