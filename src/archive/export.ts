@@ -67,7 +67,8 @@ export async function exportSagas(db: Db, opts: ExportOptions): Promise<ExportRe
 /** The export's transaction settings, for the exporting connection and each job's. */
 async function begin(tx: Tx): Promise<void> {
   // JIT compiling the export's wide expressions costs more than it saves, and delays the first line.
-  await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off');
+  // No parallel workers: a job takes one core of the server (--jobs says how many), as documented.
+  await tx.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY; SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0');
 }
 
 async function writeNdjson(db: Db, tx: Tx, opts: ExportOptions, where: Where, progress: (done: number) => void) {
