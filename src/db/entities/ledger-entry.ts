@@ -14,6 +14,7 @@ import { LEDGER_SOURCES_LIST, list, STEP_NAMES } from './vocabulary';
 @Index('ledger_account', ['account', 'accountId', 'id'])
 @Index('ledger_transaction_id', ['transactionId'], { where: 'transaction_id IS NOT NULL' })
 @Index('ledger_unexplained', ['id'], { where: `source = 'unattributed'` })
+@Index('ledger_account_own', ['account', 'accountId', 'id'], { where: `source <> 'saga'` })
 export class LedgerEntry {
   @PrimaryGeneratedColumn('identity', { type: 'bigint', generatedIdentity: 'ALWAYS' }) id!: string;
   @Column({ type: 'timestamptz' }) at!: Date;
