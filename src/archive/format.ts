@@ -73,10 +73,13 @@ export const ARCHIVE_COLUMNS = {
     after: 'string', source: 'word', transaction_id: 'text', step: 'word', kind: 'word', audit_id: 'string' },
 } satisfies Record<string, Record<string, ColumnKind>>;
 
+// A word and a number's text hold no character JSON escapes: quoted as they are.
+const quoted = (v: string) => `'"' || ${v} || '"'`;
+
 const AS_JSON: Record<ColumnKind, (v: string) => string> = {
   text: (v) => `to_json(${v})::text`,
-  word: (v) => `'"' || ${v} || '"'`,
-  string: (v) => `'"' || ${v} || '"'`,
+  word: quoted,
+  string: quoted,
   raw: (v) => `${v}::text`,
 };
 
@@ -118,7 +121,7 @@ const array = (items: string) => `'[' || COALESCE(${items}, '') || ']'`;
  * transaction_id index), and string_agg takes them in that order: an ORDER BY inside the
  * aggregate sorts each saga's rows apart, a sort per saga and table, 15% of the export's time.
  * A subquery with ORDER BY is never merged into its query, so its order reaches the aggregate
- * (test/integration/archive-backup.test.ts restores every saga's steps in their order).
+ * (test/integration/archive-library.test.ts writes a saga's steps to disk in reverse and reads them in order).
  */
 function childrenOf(table: keyof typeof ARCHIVE_COLUMNS, alias: string, order: string, selected: string, extra = ''): string {
   return `LEFT JOIN (SELECT ${alias}.transaction_id AS id, ${arrayOf(table, alias, null, true)} AS v
