@@ -3,6 +3,7 @@ import path from 'node:path';
 import { Client } from 'pg';
 import { admin, createTestDb, runPrefix, TestDb } from '../support/database';
 import { ROOT, runMain } from '../support/cli';
+import { assertCanMigrate, missingPrivilege } from '../../src/migrate/privileges';
 
 /**
  * docs/roles.md, applied as written: each command works under the role meant for it, and under a
@@ -155,4 +156,36 @@ test('the operator may reset the seeded data (TRUNCATE needs no ownership), the 
   const r = await runMain(['seed', 'reset', '--yes'], as('operator'));
   expect([r.code, r.code === 0 ? '' : r.stderr]).toEqual([0, '']);
   expect(await money()).toEqual({ balances: null, stock: null, sagas: 0, audits });
+});
+
+test('migrations refuse up front a role that could not finish them, naming the grant to give', async () => {
+  const c = new Client({ connectionString: t.url });
+  await c.connect();
+  const refusal = (direction: 'up' | 'down') => assertCanMigrate(c, direction).then(() => undefined, (err) => ({ exit: err.exitCode, message: err.message, hint: err.hint }));
+  try {
+    await c.query(`SET ROLE ${names.operator}`);
+    expect(await refusal('up')).toEqual({ exit: 4, message: expect.stringContaining(`The role "${names.operator}" lacks the CREATE privilege on schema public`),
+      hint: expect.stringContaining(`GRANT CREATE ON SCHEMA public TO ${names.operator};`) });
+    await c.query(`RESET ROLE; GRANT CREATE ON SCHEMA public TO ${names.operator}; SET ROLE ${names.operator}`);
+    expect(await refusal('up')).toEqual({ exit: 4, message: expect.stringContaining('lacks INSERT on sagactl_migrations, the migration history. Nothing was applied.'),
+      hint: expect.stringContaining('the migrator') });
+    expect(await refusal('down')).toEqual(expect.objectContaining({ message: expect.stringContaining('lacks DELETE on sagactl_migrations') }));
+    await c.query('SET search_path = nowhere');
+    expect(await refusal('up')).toEqual({ exit: 4, message: expect.stringContaining('has no schema to migrate'), hint: expect.stringContaining('search_path') });
+    await c.query(`RESET search_path; RESET ROLE; SET ROLE ${names.migrator}`);
+    expect(await refusal('up')).toBeUndefined();
+    expect(await refusal('down')).toBeUndefined();
+  } finally {
+    await c.query(`RESET ROLE; REVOKE CREATE ON SCHEMA public FROM ${names.operator}`);
+    await c.end();
+  }
+});
+
+test('a "permission denied" from the server is turned into the grant that is missing', () => {
+  expect(missingPrivilege('must be owner of table users')).toBe('ownership of table users');
+  expect(missingPrivilege('must be owner of materialized view saga_minutes')).toBe('ownership of materialized view saga_minutes');
+  expect(missingPrivilege('permission denied for schema public')).toBe('CREATE (or USAGE) on schema public');
+  expect(missingPrivilege('permission denied for table ledger')).toBe('a privilege on table ledger');
+  expect(missingPrivilege('permission denied for sequence ledger_id_seq')).toBe('a privilege on sequence ledger_id_seq');
+  expect(missingPrivilege('deadlock detected')).toBeUndefined();
 });
