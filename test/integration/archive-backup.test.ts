@@ -214,6 +214,28 @@ test('a malformed line stops the import at that line: exit 2 naming it, nothing 
   }
 }, 60_000);
 
+test('a human reads the first 100 refusals and bad lines, then how many more', async () => {
+  const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
+  let sagas = 0;
+  const edited = lines.map((line) => {
+    const record = JSON.parse(line);
+    if (record.type !== 'saga') return line;
+    sagas += 1;
+    if (sagas <= 120) record.saga.error_message = 'rewritten';
+    else if (sagas > 200 && sagas <= 305) record.saga.quantity = 0;
+    return JSON.stringify(record);
+  });
+  const file = path.join(dir, 'many.ndjson');
+  fs.writeFileSync(file, edited.join('\n') + '\n');
+  const r = await on(target)('saga', 'import', file, '--skip-bad');
+  expect(r.code).toBe(3);
+  expect(r.stdout.match(/^refused, line \d+: /gm)).toHaveLength(100);
+  expect(r.stdout).toContain('... and 20 more refused');
+  expect(r.stdout.match(/^skipped, line \d+: saga.quantity must be a positive integer, got 0$/gm)).toHaveLength(100);
+  expect(r.stdout).toContain('... and 5 more bad lines skipped');
+  expect(await target.db.query(`SELECT 1 FROM saga_states WHERE error_message = 'rewritten'`)).toEqual([]);
+}, 60_000);
+
 test('a file cut short (no end record) imports what it holds and exits 2 saying so', async () => {
   const lines = fs.readFileSync(archive, 'utf8').trimEnd().split('\n');
   const cut = path.join(dir, 'cut.ndjson');

@@ -124,3 +124,19 @@ test('by FILTERS: --what-if changes nothing and shows the notification re-sent; 
   expect((await audit()).filter((a) => a.action === 'bulk_retry')).toEqual([{ action: 'bulk_retry', transaction_id: null, outcome: 'done' }]);
   await dbCheckPasses();
 });
+
+test('by ids, --what-if shows each redrive and changes nothing; FILTERS that match nothing: exit 3, "no saga matches"', async () => {
+  const id = await notificationFailed();
+  const w = await cli('saga', 'retry', id, 'no-such', '--what-if');
+  expect(w.code).toBe(0);
+  expect(w.stdout).toMatch(new RegExp(`${id} +completed +resend +resent +notification sent \\(attempt 2\\)`));
+  expect(w.stdout).toMatch(/no-such +- +\S+ +not_found +no such saga/);
+  expect(w.stdout).toContain(`notification ntf-${id}: failed -> sent (attempts 2)`);
+  expect(w.stdout).toContain('What if (rolled back, nothing changed):');
+  expect(await notification(id)).toEqual({ status: 'failed', attempts: 1, sent: false });
+  expect(await audit()).toEqual([]);
+  const none = await json('saga', 'retry', '--user', 'user-999', '--reason', 'r', '--yes');
+  expect(none.code).toBe(3);
+  expect(jsonError(none.stderr).message).toBe('nothing to redrive: no saga matches');
+  expect(none.out).toMatchObject({ bulk: { sagas: 0 }, results: [] });
+});
