@@ -1,6 +1,6 @@
 import { diffSchemas } from '../../src/migrate/schema-diff';
 import { keyOf, SchemaObject, SchemaSnapshot } from '../../src/migrate/schema';
-import { printLint, printDrift } from '../../src/cli/migrate-render';
+import { printLint, printDrift, printPlan } from '../../src/cli/migrate-render';
 import { createOutput } from '../../src/cli/output';
 import type { Io } from '../../src/cli/io';
 import type { LintReport } from '../../src/migrate/lint';
@@ -76,4 +76,40 @@ test('a drift report for people: the differences, then the SQL, one statement a 
   expect(lines).toEqual(['Drift: the schema differs from what its 2 applied migration(s) make:',
     '  extra    column users.nick: in the database, made by no applied migration (text NULL)',
     'SQL that would make the database match the migrations (review it; nothing was run):', '  ALTER TABLE users DROP COLUMN nick;']);
+});
+
+test('a finding with no line or help, and an exception allowed, read in both formats; an incomplete lint says where it stopped', () => {
+  const finding = { migration: '1800000000200-y', file: 'migrations/1800000000200-y.ts', line: null, statement: 1, statementLine: 3,
+    sql: 'ALTER TABLE t ADD COLUMN c int NOT NULL', rule: 'adding-required-field', level: 'Warning', message: 'Adding a NOT NULL field', help: null };
+  const allowed = { ...finding, line: 12, rule: 'prefer-robust-stmts', reason: 'runs once, on an empty table' };
+  const report: LintReport = { ok: false, migrations: ['1800000000200-y'], violations: [finding], allowed: [allowed, { ...allowed, line: null }], excludedRules: [],
+    incomplete: [{ migration: '1800000000200-y', reason: 'it asks pg_indexes' }] };
+  const gh = capture();
+  printLint(createOutput(gh.io, {}), report, 'github');
+  expect(gh.out().split('\n').slice(0, 3)).toEqual([
+    '::error file=migrations/1800000000200-y.ts,title=squawk adding-required-field in 1800000000200-y::Adding a NOT NULL field (statement 1, line 3 of it: ALTER TABLE t ADD COLUMN c int NOT NULL)',
+    '::notice file=migrations/1800000000200-y.ts,line=12::prefer-robust-stmts allowed in 1800000000200-y (migrations/lint.json): runs once, on an empty table',
+    '::notice file=migrations/1800000000200-y.ts::prefer-robust-stmts allowed in 1800000000200-y (migrations/lint.json): runs once, on an empty table',
+  ]);
+  const text = capture();
+  printLint(createOutput(text.io, {}), report, 'text');
+  expect(text.out().split('\n').slice(0, 6)).toEqual([
+    'migrations/1800000000200-y.ts: adding-required-field in 1800000000200-y, statement 1 (line 3 of it)',
+    '  Adding a NOT NULL field',
+    '  > ALTER TABLE t ADD COLUMN c int NOT NULL',
+    'migrations/1800000000200-y.ts:12: prefer-robust-stmts allowed in 1800000000200-y (migrations/lint.json): runs once, on an empty table',
+    'migrations/1800000000200-y.ts: prefer-robust-stmts allowed in 1800000000200-y (migrations/lint.json): runs once, on an empty table',
+    '1800000000200-y: linted up to where it reads the database (it asks pg_indexes)',
+  ]);
+});
+
+test('a plan for people: each migration, how it runs, its statements with their parameters, and where an answer decides the rest', () => {
+  const lines: string[] = [];
+  printPlan((l) => lines.push(l), [
+    { name: 'a', transactional: true, statements: [{ sql: 'CREATE TABLE t (c int)' }] },
+    { name: 'b', transactional: false, statements: [{ sql: 'SELECT 1 FROM pg_indexes WHERE indexname = $1', params: ['i'] }], incomplete: 'SELECT 1 FROM pg_indexes ...' },
+  ]);
+  expect(lines).toEqual(['-- a: one transaction', 'CREATE TABLE t (c int);', '',
+    '-- b: outside a transaction, statement by statement', 'SELECT 1 FROM pg_indexes WHERE indexname = $1;  -- params: ["i"]',
+    '-- (what follows depends on what the database answers; the migration stopped here when answered with no rows: SELECT 1 FROM pg_indexes ...)', '']);
 });
