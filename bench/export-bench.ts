@@ -1,13 +1,10 @@
 import crypto from 'node:crypto';
-import path from 'node:path';
-import { spawn } from 'node:child_process';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Client } from 'pg';
 import { to as copyTo } from 'pg-copy-streams';
 import { maskUrl } from '../src/config';
-import { packageRoot } from '../src/paths';
-import { admin, urlFor, benchArgs, DEFAULT_SERVER } from './support';
+import { admin, urlFor, benchArgs, DEFAULT_SERVER, median, must, peakRssKiB, runCli } from './support';
 
 /**
  * npm run bench:export [-- --sagas N] [--repeat R] [--database-url URL] [--keep] [--json]
@@ -39,27 +36,6 @@ function parseArgs(argv: string[]): Args {
     { '--database-url': ['baseUrl', 'text'], '--sagas': ['sagas', [1000, 100_000_000]], '--repeat': ['repeat', [1, 9]], '--keep': ['keep', 'switch'], '--json': ['json', 'switch'] });
 }
 
-/** The built CLI as a child process; resolves with its stdout, stderr and exit code. */
-function run(argv: string[], env: Record<string, string>, timed = false): Promise<{ code: number; stdout: string; stderr: string }> {
-  const bin = path.join(packageRoot(), 'bin', 'sagactl');
-  const [cmd, args] = timed ? ['/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, bin, ...argv]] : [process.execPath, [bin, ...argv]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
-
-async function must(step: string, p: Promise<{ code: number; stdout: string; stderr: string }>) {
-  const r = await p;
-  if (r.code !== 0) throw new Error(`${step} failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
-  return r;
-}
-
 /** Every row `saga export` (no FILTERS) reads, as plain COPY of each table. */
 const COPIES = ['saga_states', 'saga_step_results', 'transaction_logs', 'notifications', 'saga_events', 'operator_audit', 'ledger', 'users', 'items']
   .map((t) => `COPY (SELECT * FROM ${t}) TO STDOUT`);
@@ -88,15 +64,13 @@ interface Trial { sagas: number; rounds: number; copy: { seconds: number; bytes:
 /** `saga export --jobs N` of the whole database to /dev/null, under /usr/bin/time for its peak RSS. */
 async function timeExport(env: Record<string, string>, sagas: number, jobs: number): Promise<Run> {
   const started = process.hrtime.bigint();
-  const r = await must('saga export', run(['saga', 'export', '--output', '/dev/null', '--jobs', String(jobs), '--json', '--quiet'], env, true));
+  const r = await must('saga export', runCli(['saga', 'export', '--output', '/dev/null', '--jobs', String(jobs), '--json', '--quiet'], env, true));
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
   const summary = JSON.parse(r.stdout);
   if (summary.sagas !== sagas) throw new Error(`the export wrote ${summary.sagas} sagas, not ${sagas}`);
-  const rss = /maxrss=(\d+)/.exec(r.stderr);
-  return { seconds: summary.seconds, wallSeconds, bytes: summary.bytes, peakRssKiB: rss ? Number(rss[1]) : NaN };
+  return { seconds: summary.seconds, wallSeconds, bytes: summary.bytes, peakRssKiB: peakRssKiB(r) };
 }
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const JOBS = [1, 2];
 
 async function trial(args: Args, sagas: number): Promise<Trial> {
@@ -104,8 +78,8 @@ async function trial(args: Args, sagas: number): Promise<Trial> {
   await admin(args.baseUrl, `CREATE DATABASE ${db}`);
   const env = { DATABASE_URL: urlFor(args.baseUrl, db) };
   try {
-    await must('migrate up', run(['migrate', 'up', '--quiet'], env));
-    await must('seed generate', run(['seed', 'generate', '--users', String(Math.max(100, Math.floor(sagas / 100))), '--items', '100',
+    await must('migrate up', runCli(['migrate', 'up', '--quiet'], env));
+    await must('seed generate', runCli(['seed', 'generate', '--users', String(Math.max(100, Math.floor(sagas / 100))), '--items', '100',
       '--sagas', String(sagas), '--quiet'], env));
     await admin(args.baseUrl, 'CHECKPOINT');
     const copies: { seconds: number; bytes: number }[] = [];

@@ -1,4 +1,7 @@
+import path from 'node:path';
+import { spawn } from 'node:child_process';
 import { Client } from 'pg';
+import { packageRoot } from '../src/paths';
 
 /** The same server, another database: every benchmark works in a database of its own. */
 export function urlFor(base: string, database: string): string {
@@ -60,3 +63,36 @@ export function benchArgs<T extends object>(bench: string, usage: string, argv: 
   }
   return args as T;
 }
+
+export interface CliRun { code: number; stdout: string; stderr: string }
+
+/**
+ * The built CLI as a child process, as a user runs it; `timed` runs it under /usr/bin/time, whose
+ * "maxrss=KiB" line (the peak resident set) ends its stderr.
+ */
+export function runCli(argv: string[], env: Record<string, string>, timed = false): Promise<CliRun> {
+  const bin = path.join(packageRoot(), 'bin', 'sagactl');
+  const [cmd, args] = timed ? ['/usr/bin/time', ['-f', 'maxrss=%M', process.execPath, bin, ...argv]] : [process.execPath, [bin, ...argv]];
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+  });
+}
+
+/** A step the benchmark cannot go on without: its failure ends the run with the CLI's own words. */
+export async function must(step: string, p: Promise<CliRun>): Promise<CliRun> {
+  const r = await p;
+  if (r.code !== 0) throw new Error(`${step} failed (exit ${r.code}): ${r.stderr.slice(-2000)}`);
+  return r;
+}
+
+/** The peak RSS (KiB) /usr/bin/time reported for a timed run. */
+export const peakRssKiB = (r: CliRun) => Number(/maxrss=(\d+)/.exec(r.stderr)?.[1] ?? NaN);
+
+/** The middle value (the upper one of an even count): single runs on 2 cores move by a third. */
+export const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
