@@ -120,16 +120,17 @@ async function classify(tx: Tx, batch: Pending[], kind: Kind, idOf: (p: Pending)
   const mine = batch.filter((p) => p.record.type === kind);
   if (mine.length === 0) return [];
   const { rows } = await tx.query<{ id: string; contents: string }>(existingSql, [mine.map(idOf)]);
-  const held = new Map(rows.map((r) => [r.id, kind === 'saga' ? sagaContents(JSON.parse(r.contents)) : canonical(present(JSON.parse(r.contents)))]));
+  // Contents are made canonical only to compare with a record held: most of an import is new.
+  const held = new Map<string, () => string>(rows.map((r) => [r.id,
+    () => (kind === 'saga' ? sagaContents(JSON.parse(r.contents)) : canonical(present(JSON.parse(r.contents))))]));
   const fresh: Pending[] = [];
   for (const p of mine) {
     const id = idOf(p);
-    const contents = contentsOf(p);
     const there = held.get(id);
     if (there === undefined) {
       fresh.push(p);
-      held.set(id, contents); // a second record of the same id in this batch compares with the first
-    } else if (there === contents) out.skipped[kind] += 1;
+      held.set(id, () => contentsOf(p)); // a second record of the same id in this batch compares with the first
+    } else if (there() === contentsOf(p)) out.skipped[kind] += 1;
     else out.refused.push({ line: p.line, type: kind, id, why: `${kind} ${id} exists with other contents; it was left as it is` });
   }
   out.imported[kind] += fresh.length;

@@ -93,3 +93,13 @@ describe('import: each bad line named, exit 2, nothing written from it', () => {
     expect(r.stderr).toMatch(message);
   });
 });
+
+test('a saga twice in one file: the copy is skipped, a third with other contents refused (exit 3), the first kept', async () => {
+  const first = saga((s) => { s.saga.transaction_id = 'dup-1'; s.saga.status = 'failed'; });
+  const other = saga((s) => { s.saga.transaction_id = 'dup-1'; s.saga.status = 'failed'; s.saga.quantity = 2; });
+  const r = await cli('saga', 'import', file('dup.ndjson', `${HEADER}\n${first}\n${first}\n${other}\n{"type":"end","users":0,"items":0,"sagas":3}\n`), '--json');
+  expect(r.code).toBe(3);
+  expect(JSON.parse(r.stdout)).toMatchObject({ imported: { saga: 1 }, skipped: { saga: 1 }, refused: 1,
+    refusedSample: [{ line: 4, type: 'saga', id: 'dup-1', why: 'saga dup-1 exists with other contents; it was left as it is' }] });
+  expect(await t.db.query(`SELECT quantity FROM saga_states WHERE transaction_id = 'dup-1'`)).toEqual([{ quantity: 1 }]);
+});
