@@ -64,11 +64,19 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
   let end: EndRecord | undefined;
   let batch: Pending[] = [];
   const columns: ColumnCache = new Map();
+  // One batch is written while the next is read and checked (the server's work and ours overlap
+  // on two cores); at most one is in flight, so batches land in file order and memory stays flat.
+  let writing: Promise<void> = Promise.resolve();
+  let failure: { err: unknown } | undefined;
+  const written = async () => {
+    await writing;
+    if (failure) throw failure.err;
+  };
   const flush = async () => {
+    await written();
     const pending = batch;
     batch = [];
-    await writeAll(db, pending, r, opts, columns);
-    opts.onProgress?.(r.lines);
+    writing = writeAll(db, pending, r, opts, columns).then(() => opts.onProgress?.(r.lines), (err) => { failure = { err }; });
   };
   try {
     for await (const line of lines) {
@@ -85,16 +93,21 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
       } catch (err) {
         if (!(err instanceof BadRecord)) throw err;
         await flush();
+        await written();
         badLine(r, n, err.message, opts.skipBad === true && n > 1);
       }
     }
     await flush();
+    await written();
     // Lines skipped with skipBad are records the end record counted too.
     r.complete = end !== undefined && end.users + end.items + end.sagas === read.user + read.item + read.saga + r.badLines;
     r.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await audit(db, opts, r, r.refused > 0 ? 'refused' : 'done');
     return r;
   } catch (err) {
+    // A batch still being written when reading failed (Ctrl-C, a file error) ends first: the audit
+    // row and the message then count everything that went in.
+    await writing;
     r.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     await audit(db, opts, r, err instanceof InterruptedError ? 'interrupted' : 'failed').catch(() => undefined);
     throw err;
