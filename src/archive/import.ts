@@ -1,4 +1,4 @@
-import { Db } from '../db/pool';
+import { Db, lastWords } from '../db/pool';
 import { pgCode } from '../db/pg-errors';
 import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
@@ -26,6 +26,8 @@ export interface ImportOptions {
   skipBad?: boolean;
   /** Called after each batch is written, with the lines read so far. */
   onProgress?: (lines: number) => void;
+  /** Ctrl-C: once aborted, a failure is audited as interrupted (its statements were cancelled). */
+  signal?: AbortSignal;
 }
 
 export interface ImportResult {
@@ -109,7 +111,8 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
     // row and the message then count everything that went in.
     await writing;
     r.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    await audit(db, opts, r, err instanceof InterruptedError ? 'interrupted' : 'failed').catch(() => undefined);
+    const outcome = err instanceof InterruptedError || opts.signal?.aborted ? 'interrupted' : 'failed';
+    await lastWords(db, (q) => audit(q, opts, r, outcome)).catch(() => undefined);
     throw err;
   }
 }
@@ -154,7 +157,7 @@ function tally(r: ImportResult, o: BatchOutcome): void {
   r.refusedSample.push(...o.refused.slice(0, SAMPLE - r.refusedSample.length));
 }
 
-async function audit(db: Db, opts: ImportOptions, r: ImportResult, outcome: string): Promise<void> {
+async function audit(db: Pick<Db, 'query'>, opts: ImportOptions, r: ImportResult, outcome: string): Promise<void> {
   await recordAudit(db, opts.actor, { action: 'import', transactionId: null, reason: opts.reason, outcome, details: {
     file: opts.source, lines: r.lines, imported: r.imported, skipped: r.skipped, refused: r.refused, badLines: r.badLines, complete: r.complete,
   } });

@@ -1,4 +1,4 @@
-import { Db, Tx } from '../db/pool';
+import { Db, lastWords, Tx } from '../db/pool';
 import { InterruptedError, UsageError } from '../errors';
 import { Actor, recordAudit } from '../operator/audit';
 import { filterJson, sagaWhere, SagaFilter, Where } from '../saga/filter';
@@ -35,6 +35,8 @@ export interface PruneOptions {
   /** Export the sagas there first (ndjson). */
   archive?: { sink: FileSink; file: string };
   onProgress?: (done: number, total: number) => void;
+  /** Ctrl-C: once aborted, a failure is audited as interrupted (its statements were cancelled). */
+  signal?: AbortSignal;
 }
 
 export interface PrunePlan {
@@ -135,15 +137,15 @@ export async function prune(db: Db, opts: PruneOptions): Promise<PruneResult> {
     }
     outcome = 'done';
   } catch (err) {
-    if (err instanceof InterruptedError) outcome = 'interrupted';
+    if (err instanceof InterruptedError || opts.signal?.aborted) outcome = 'interrupted';
     throw err;
   } finally {
     result.seconds = Number(process.hrtime.bigint() - started) / 1e9;
     // A run that failed or was interrupted is still audited when the database can be reached; its own error is the one reported.
-    await recordAudit(db, opts.actor, { action: 'prune', transactionId: null, reason: opts.reason, outcome, details: {
+    await lastWords(db, (q) => recordAudit(q, opts.actor, { action: 'prune', transactionId: null, reason: opts.reason, outcome, details: {
       before: plan.before, filter: plan.filter, statuses: plan.statuses, deleted: result.deleted, batches: result.batches,
       ledgerAccountsFolded: result.ledgerAccountsFolded, archive: result.archived ?? null, deferred: plan.deferred,
-    } }).catch((err) => {
+    } })).catch((err) => {
       if (outcome === 'done') throw err;
     });
   }

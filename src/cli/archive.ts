@@ -119,7 +119,7 @@ Examples:
       const size = fs.statSync(input.file).size;
       const result = await ctx.out.withProgress({ label: 'saga import', unit: 'bytes', total: size },
         (progress) => archive().importSagas(app.db, lines, { actor: actor(), reason: input.reason, source: path.resolve(input.file),
-          skipBad: input.skipBad, onProgress: () => progress.tick(stream.bytesRead) }));
+          skipBad: input.skipBad, signal: io.signal, onProgress: () => progress.tick(stream.bytesRead) }));
       ctx.out.result(result, () => renderImport(ctx.out, result));
       if (!result.complete) {
         const message = 'the archive ends without its end record, or its counts differ: was it cut short? What it held was imported.';
@@ -188,7 +188,7 @@ Examples:
       try {
         const result = await ctx.out.withProgress({ label: 'saga prune', unit: 'sagas', total: plan.total, resume: 'run the same prune again' },
           (progress) => core.prune(app.db, { ...input, actor: actor(), archive: sink && { sink, file: input.archive! },
-            onProgress: (done, total) => progress.tick(done, total) }));
+            signal: io.signal, onProgress: (done, total) => progress.tick(done, total) }));
         ctx.out.result(result, () => renderPruned(ctx.out, result));
       } catch (err) {
         await sink?.abort();

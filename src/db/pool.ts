@@ -1,5 +1,5 @@
 import os from 'node:os';
-import { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow, types as pgTypes } from 'pg';
+import { Client, Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow, types as pgTypes } from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AppError, UnreachableError, UsageError } from '../errors';
 import { maskUrl } from '../config';
@@ -190,6 +190,28 @@ const READ_RETRY_MS = 30_000;
 
 function isRead(sql: string | QueryConfig): boolean {
   return /^\s*SELECT\b/i.test(typeof sql === 'string' ? sql : sql.text);
+}
+
+/** How long the last words of an interrupted run may take to connect and to run, each. */
+const LAST_WORDS_MS = 3000;
+
+/**
+ * What a run still has to write after Ctrl-C: its audit row, saying how far it got. The CLI ends
+ * the pool at the first signal so that no new work starts (src/app.ts, interrupt), which would
+ * refuse that row too; then it goes on one connection of its own, with the pool's settings and
+ * bounded by LAST_WORDS_MS (withApp waits 5 s for the run to end). Only on a pool of ours: an
+ * application that ended its own pool gets the pool's error.
+ */
+export async function lastWords<T>(db: Db, fn: (db: Pick<Db, 'query'>) => Promise<T>): Promise<T> {
+  if (!db.pool.ending || !(db.pool instanceof ReconnectingPool)) return fn(db);
+  const client = new Client({ ...db.pool.options, connectionTimeoutMillis: LAST_WORDS_MS, statement_timeout: LAST_WORDS_MS });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await fn({ query: async (sql, params) => (await client.query(typed(sql, params))).rows });
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 /** A transaction seen as a Db for queries, so core functions run inside or outside one. */

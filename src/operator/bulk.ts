@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Db } from '../db/pool';
+import { Db, lastWords } from '../db/pool';
 import { describeFilter, filterJson } from '../saga/filter';
 import { SagaRunner } from '../saga/service';
 import { deadLocalOwners } from '../saga/stuck';
@@ -146,7 +146,7 @@ export async function runBulk(runner: SagaRunner, o: BulkRunOptions): Promise<Bu
     }
   } catch (err) {
     report.outcome = 'interrupted';
-    await finish(db, o, report, mark).catch(() => undefined);
+    await lastWords(db, (q) => finish(q, o, report, mark)).catch(() => undefined);
     throw err;
   }
   await finish(db, o, report, mark);
@@ -214,7 +214,7 @@ async function actOnce(runner: SagaRunner, o: Acting, row: BatchRow): Promise<Bu
 }
 
 /** The run's totals from the ledger, and its one audit row (skipped when it selected nothing). */
-async function finish(db: Db, o: BulkRunOptions, report: BulkReport, mark: string): Promise<void> {
+async function finish(db: Pick<Db, 'query'>, o: BulkRunOptions, report: BulkReport, mark: string): Promise<void> {
   const ids = report.results.map((r) => r.transactionId);
   const [moved] = await db.query<{ refunded: string; restocked: string }>(
     `SELECT COALESCE(sum(delta) FILTER (WHERE account = 'user'), 0)::numeric(14,2)::text AS refunded,

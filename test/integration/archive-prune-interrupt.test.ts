@@ -61,5 +61,6 @@ test('interrupted while a batch waits on a lock: exit 130, nothing half done; ru
   expect(await finished()).toBeLessThan(before);
   expect(await failingChecks()).toEqual([]);
   const outcomes = (await t.db.query(`SELECT outcome FROM operator_audit WHERE action = 'prune' ORDER BY id`)).map((r) => r.outcome);
-  expect(outcomes[outcomes.length - 1]).toBe('done');
+  // The interrupted run is audited too, though Ctrl-C had ended its pool.
+  expect(outcomes).toEqual(['interrupted', 'done']);
 }, 60_000);

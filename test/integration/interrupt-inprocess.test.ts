@@ -1,4 +1,6 @@
+import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { Client } from 'pg';
 import { createTestDb, TestDb } from '../support/database';
 import { runMain } from '../support/cli';
@@ -96,6 +98,43 @@ test('SIGTERM while saga load waits before anything is charged: exit 143, how fa
   }
   expect((await t.db.query('SELECT count(*)::int AS n FROM saga_states'))[0].n).toBe(0);
   expect(await balanceOf(t.db, 'user-123')).toBe('1000.00');
+});
+
+test('Ctrl-C during a bulk compensation: exit 130, and its bulk audit row still says what it did, though the pool was ended', async () => {
+  for (let i = 0; i < 6; i++) expect((await runMain(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', `bulk-${i}`], { DATABASE_URL: t.url })).code).toBe(0);
+  await t.db.query('TRUNCATE operator_audit');
+  const r = await interruptWhen(['saga', 'compensate', '--status', 'completed', '--include-completed', '--rate', '4/s', '--parallel', '1',
+    '--reason', 'INC-80', '--yes'], 'SIGINT', async () => (await t.db.query(`SELECT 1 FROM operator_audit WHERE action = 'compensate'`)).length > 0);
+  expect(r.code).toBe(130);
+  const compensated = (await t.db.query(`SELECT count(*)::int AS n FROM saga_states WHERE status = 'compensated'`))[0].n;
+  expect(compensated).toBeGreaterThan(0);
+  expect(compensated).toBeLessThan(6);
+  const bulk = await t.db.query(`SELECT outcome, reason, details FROM operator_audit WHERE action = 'bulk_compensate'`);
+  expect(bulk).toEqual([{ outcome: 'interrupted', reason: 'INC-80', details: expect.objectContaining({ processed: compensated, counts: { compensated } }) }]);
+});
+
+test('Ctrl-C during saga import: exit 130, its audit row says interrupted and counts what went in', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'sagactl-int-'));
+  const holder = await session('table-holder');
+  try {
+    for (let i = 0; i < 3; i++) expect((await runMain(['saga', 'run', '--user', 'user-123', '--item', 'item-potion', '--id', `imp-${i}`], { DATABASE_URL: t.url })).code).toBe(0);
+    const file = path.join(dir, 'a.ndjson');
+    expect((await runMain(['saga', 'export', '--output', file], { DATABASE_URL: t.url })).code).toBe(0);
+    await t.db.query(`TRUNCATE saga_events, saga_step_results, notifications, transaction_logs, saga_states, operator_audit`);
+    // The import's first batch of sagas waits to insert while another session holds the table.
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE saga_states IN SHARE MODE');
+    const r = await interruptWhen(['saga', 'import', file, '--reason', 'INC-81', '--lock-timeout', '30s'], 'SIGINT',
+      async () => (await ours('saga-import')).some((s) => s.wait === 'Lock'));
+    expect(r.code).toBe(130);
+    await holder.query('ROLLBACK');
+    expect(await t.db.query('SELECT transaction_id FROM saga_states')).toEqual([]);
+    const audit = await t.db.query(`SELECT outcome, reason, details FROM operator_audit WHERE action = 'import'`);
+    expect(audit).toEqual([{ outcome: 'interrupted', reason: 'INC-81', details: expect.objectContaining({ imported: { user: 0, item: 0, saga: 0 }, complete: false }) }]);
+  } finally {
+    await holder.end();
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 describe('cancelOwnWork', () => {
