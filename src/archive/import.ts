@@ -78,7 +78,8 @@ export async function importSagas(db: Db, lines: AsyncIterable<string>, opts: Im
     await written();
     const pending = batch;
     batch = [];
-    writing = writeAll(db, pending, r, opts, columns).then(() => opts.onProgress?.(r.lines), (err) => { failure = { err }; });
+    // The progress tick throws on Ctrl-C: caught here like a failed write, never left unhandled.
+    writing = writeAll(db, pending, r, opts, columns).then(() => opts.onProgress?.(r.lines)).catch((err) => { failure = { err }; });
   };
   try {
     for await (const line of lines) {
